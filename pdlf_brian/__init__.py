@@ -1,0 +1,1 @@
+"""pdlf-brian: evolve the plasticity rules of spiking networks on Brian2."""

@@ -1,0 +1,83 @@
+"""The one place that knows the Brian2 devices this package supports and what each can do."""
+import os
+from dataclasses import dataclass
+
+import brian2
+
+from pdlf_brian.errors import ConfigError, DeviceError
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    name: str
+    standalone: bool
+    closed_loop: bool   # can Python code (a network operation) run during a simulation?
+    doc: str
+
+
+DEVICES = {
+    "runtime": DeviceInfo("runtime", False, True,
+                          "Cython runtime code generation; closed loop through a network operation"),
+    "cpp_standalone": DeviceInfo("cpp_standalone", True, False,
+                                 "C++ standalone, compiled once and re-run with run_args (open loop)"),
+    "cuda_standalone": DeviceInfo("cuda_standalone", True, False,
+                                  "CUDA standalone through brian2cuda (open loop; needs a GPU to run)"),
+}
+
+
+def device_info(name):
+    """Return the `DeviceInfo` for ``name`` or raise `ConfigError` listing the allowed names."""
+    if name not in DEVICES:
+        raise ConfigError(f"device: unknown device {name!r}; allowed values are {list(DEVICES)}")
+    return DEVICES[name]
+
+
+def check_closed_loop(name):
+    """Raise `DeviceError` if a closed-loop run (Python during the run) is asked of a standalone device."""
+    if not device_info(name).closed_loop:
+        raise DeviceError(
+            f"device {name!r} cannot run Python code during a simulation (Brian2 would silently drop the "
+            "network operation). Closed-loop runs (environments) need device='runtime'; open-loop runs "
+            "with inputs known in advance can use any device."
+        )
+
+
+#: Identifies the network that owns the current standalone project (Brian2 holds one per process).
+_OWNER = {"token": None}
+
+
+def standalone_owner():
+    """A token that changes each time a new standalone project is started in this process."""
+    return _OWNER["token"]
+
+
+def activate(name, directory=None, threads=0, float_dtype="float64", **cuda_options):
+    """Make ``name`` Brian2's current device; standalone devices get a fresh project in ``directory``.
+
+    Brian2 has one device per process, so only one standalone project can be built at a time.
+    """
+    info = device_info(name)
+    if float_dtype not in ("float64", "float32"):
+        raise ConfigError(f"float_dtype: expected 'float64' or 'float32', got {float_dtype!r}")
+    import numpy as np
+
+    brian2.prefs.core.default_float_dtype = getattr(np, float_dtype)
+    if not info.standalone:
+        brian2.prefs.codegen.target = "cython"
+        brian2.set_device("runtime")
+        return info
+    if directory is None:
+        raise ConfigError(f"directory: a standalone device ({name!r}) needs a project directory")
+    if name == "cuda_standalone":
+        from pdlf_brian.cuda import configure_brian2cuda
+
+        configure_brian2cuda(**cuda_options)
+    from brian2.devices.device import all_devices
+
+    standalone = all_devices[name]
+    standalone.reinit()  # forget any project built before: one standalone project per process
+    brian2.set_device(standalone, directory=os.fspath(directory), build_on_run=False)
+    _OWNER["token"] = object()
+    if name == "cpp_standalone":
+        brian2.prefs.devices.cpp_standalone.openmp_threads = int(threads)
+    return info

@@ -1,0 +1,422 @@
+"""`PopulationNetwork`: a whole ES population of PDLF networks in one Brian2 `Network`.
+
+Each of the ``P x B`` network copies (P individuals, B independent copies per individual, e.g. one per
+sequence of a batch) has its own input, hidden and output neurons and its own synapses; copies are
+kept apart by connectivity alone. Every synapse holds its own evolved rule parameters.
+
+How one simulator step is scheduled
+-----------------------------------
+All plastic work on a projection is fused into a single pass over its synapses (an ``on_pre`` pathway
+triggered every step by an always-true custom event). Normalisation is applied lazily: a synapse
+stores ``w`` and the copy's scale ``m`` such that the weight is ``w/m``; the pass first divides by
+the scale of the previous step, then applies the rule with the activities of the previous step,
+then accumulates the new running max and the synaptic input of this step. The scale of the new
+weights is the max over the copy's neurons of those running maxima, gathered by a second, small
+event pathway. This touches each synapse once per step instead of three or four times. In order,
+within the ``synapses`` slot of one step ``t`` (orders in `_ORDER`):
+
+1. input: ``x_prev = x; x = input(t)`` (``start`` slot)
+2. input->hidden and hidden->hidden passes: plasticity of step t-1, then ``acc += w*x_t`` (and ``s_{t-1}``)
+3. reduction of the running maxima to the copy's scales ``m_in``, ``m_rec`` (zero guarded to 1)
+4. hidden update: ``I = acc_in/m_in + acc_rec/m_rec``, then the neuron model's update code
+5. hidden->output pass: plasticity of step t-1 (``x = h_{t-1}``, ``y = tanh(a_{t-1})``), ``acc += w*s_t``
+6. reduction to ``m_out``; output ``a_t = acc/m_out``
+
+The last step's plasticity is applied by one extra ("flush") step whose outputs are discarded. The
+NumPy reference (`pdlf_brian.reference`) does the same computation eagerly, in the spec's order;
+``tests/test_agreement.py`` keeps the two equal.
+"""
+import os
+import tempfile
+
+import brian2 as b2
+import numpy as np
+from brian2.utils.stringtools import word_substitute
+
+from pdlf_brian import devices
+from pdlf_brian.errors import ConfigError, DeviceError
+from pdlf_brian.layout import LEARNERS, GenomeLayout, NetworkShape
+from pdlf_brian.models import PDLF_RULE, STATIC_SYNAPSE, TERNARY_LIF
+from pdlf_brian.recording import Recording
+from pdlf_brian.rule import PlasticityRule, ResolvedRule, StaticSynapse
+
+#: Length of one simulator step (one stimulus or control step).
+DT = 1 * b2.ms
+RECORDABLE = ("output", "spikes", "trace", "voltage")
+_HIDDEN_RECORD = {"spikes": "s", "trace": "h", "voltage": "v"}
+_ORDER = {
+    "pass_in": 0, "pass_rec": 1, "reset_scale_hidden": 2, "reduce_hidden": 3, "guard_hidden": 4,
+    "hidden_update": 5, "pass_out": 6, "reset_scale_out": 7, "reduce_out": 8, "guard_out": 9,
+    "output_update": 10,
+}
+#: Presynaptic activity x, postsynaptic activity y and the spike/input that drives the projection.
+_ACTIVITIES = {
+    "in": ("x_prev_pre", "h_post", "x_pre"),
+    "rec": ("h_pre", "h_post", "s_pre"),
+    "out": ("h_prev_pre", "tanh(a_post)", "s_pre"),
+}
+_TARGET = {"in": "in", "rec": "rec", "out": "out"}
+
+
+def _dense_indices(n_copies, n_pre, n_post):
+    """Pre/post indices of all-to-all projections within each copy, ordered (copy, pre, post)."""
+    c, i, j = np.meshgrid(np.arange(n_copies), np.arange(n_pre), np.arange(n_post), indexing="ij")
+    return (c * n_pre + i).ravel(), (c * n_post + j).ravel()
+
+
+def _resolve_synapse(learner, rule, ablation):
+    if learner not in LEARNERS:
+        raise ConfigError(f"learner: unknown learner {learner!r}; allowed values are {list(LEARNERS)}")
+    if learner == "weights":
+        return STATIC_SYNAPSE
+    if isinstance(rule, ResolvedRule):
+        return rule
+    if not isinstance(rule, PlasticityRule):
+        raise ConfigError(f"rule: expected a PlasticityRule, got {type(rule).__name__}")
+    return rule.resolve(ablation)
+
+
+class PopulationNetwork:
+    """P individuals x B copies of the PDLF network as one Brian2 `Network` on one device.
+
+    Parameters
+    ----------
+    shape : NetworkShape
+        Sizes of one copy (inputs, hidden LIF neurons, outputs, recurrence).
+    n_individuals : int
+        P, the number of genomes evaluated together.
+    batch : int
+        B, independent copies per individual (each with its own plastic weights and inputs).
+    learner : {'plastic', 'weights'}
+        Evolve the plasticity rule (weights start at 0 every episode) or the weights themselves.
+    rule : PlasticityRule or ResolvedRule
+        The plasticity rule (plastic learner only).
+    ablation : str
+        Name of one of the rule's ablations ('full', 'no-SCP', 'no-PDP', 'SCP-only', 'PDP-only').
+    neuron : NeuronModel
+    device : {'runtime', 'cpp_standalone', 'cuda_standalone'}
+    n_steps : int
+        Steps per episode; required for standalone devices, whose project is compiled for it.
+    record : tuple of str
+        Any of 'output', 'spikes', 'trace', 'voltage'.
+    record_weights : bool
+        Record all weights after every step (small networks only).
+    directory : path, optional
+        Standalone project directory (a temporary one by default).
+    threads : int
+        OpenMP threads for cpp_standalone (0: none).
+    float_dtype : {'float64', 'float32'}
+    cuda_options : dict, optional
+        Passed to `pdlf_brian.cuda.configure_brian2cuda`.
+
+    Examples
+    --------
+    >>> net = PopulationNetwork(NetworkShape(3, 16, 1), n_individuals=4)   # doctest: +SKIP
+    >>> rec = net.run(genomes, inputs)                                      # doctest: +SKIP
+    >>> rec.output.shape   # (T, P, B, n_out)                               # doctest: +SKIP
+    """
+
+    def __init__(self, shape, n_individuals, *, batch=1, learner="plastic", rule=PDLF_RULE,
+                 ablation="full", neuron=TERNARY_LIF, device="runtime", n_steps=None,
+                 record=("output",), record_weights=False, directory=None, threads=0,
+                 float_dtype="float64", cuda_options=None):
+        if not isinstance(shape, NetworkShape):
+            raise ConfigError(f"shape: expected a NetworkShape, got {type(shape).__name__}")
+        for name, value in (("n_individuals", n_individuals), ("batch", batch)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+        unknown = [r for r in record if r not in RECORDABLE]
+        if unknown:
+            raise ConfigError(f"record: unknown variable(s) {unknown}; allowed values are {list(RECORDABLE)}")
+        self.info = devices.device_info(device)
+        if self.info.standalone and (not isinstance(n_steps, (int, np.integer)) or n_steps < 1):
+            raise ConfigError(f"n_steps: device {device!r} compiles the episode length in; "
+                              f"expected a positive integer, got {n_steps!r}")
+        self.shape = shape
+        self.n_individuals = int(n_individuals)
+        self.batch = int(batch)
+        self.n_copies = self.n_individuals * self.batch
+        self.learner = learner
+        self.synapse = _resolve_synapse(learner, rule, ablation)
+        self.plastic = isinstance(self.synapse, ResolvedRule)
+        self.neuron = neuron
+        self.layout = GenomeLayout(shape, self.synapse)
+        self.device = device
+        self.n_steps = n_steps
+        self.record = tuple(record)
+        self.record_weights = record_weights
+        self.float_dtype = float_dtype
+        if self.info.standalone:
+            directory = directory or tempfile.mkdtemp(prefix=f"pdlf_{device}_")
+            self.directory = os.path.abspath(directory)
+        else:
+            self.directory = None
+        devices.activate(device, self.directory, threads=threads, float_dtype=float_dtype,
+                         **(cuda_options or {}))
+        self._owner = devices.standalone_owner() if self.info.standalone else None
+        b2.defaultclock.dt = DT
+        self._build()
+        self.compile_seconds = None
+        if self.info.standalone:
+            self._compile()
+
+    # ------------------------------------------------------------------------------------------
+    @property
+    def genome_size(self):
+        return self.layout.size
+
+    def _build(self):
+        C, sh = self.n_copies, self.shape
+        H, plastic = sh.n_hidden, self.plastic
+        projections = [p for p, _, _ in sh.projections]
+        namespace = {}
+        if self.info.standalone:
+            self._stimulus = b2.TimedArray(np.zeros((self.n_steps + 1, C * sh.n_in)), dt=DT, name="stimulus")
+            namespace["stimulus"] = self._stimulus
+        self._inp = b2.NeuronGroup(C * sh.n_in, "x : 1\nx_prev : 1", events={"step": "True"},
+                                   namespace=namespace, name="inputs")
+        hidden_eqs = b2.Equations(self.neuron.equations) + b2.Equations(
+            "I : 1\nh_prev : 1\n" + "".join(f"acc_{p} : 1\nmx_{p} : 1\n" for p in ("in", "rec")))
+        if plastic:
+            # m_*: the copy's scale of the last step as seen by synapses (which cannot read linked
+            # variables); scale_*: linked to the copy's freshly reduced scale.
+            hidden_eqs += b2.Equations("m_in : 1\nm_rec : 1\nscale_in : 1 (linked)\nscale_rec : 1 (linked)")
+        self._hid = b2.NeuronGroup(C * H, hidden_eqs, events={"step": "True"},
+                                   namespace=dict(self.neuron.parameters), name="hidden")
+        out_eqs = "a : 1\nacc_out : 1\nmx_out : 1\n" + ("m_out : 1\nscale_out : 1 (linked)\n" if plastic else "")
+        self._out = b2.NeuronGroup(C * sh.n_out, out_eqs, events={"step": "True"}, name="output")
+        objects = [self._inp, self._hid, self._out]
+
+        if plastic:
+            self._scale = b2.NeuronGroup(C, "m_in : 1\nm_rec : 1\nm_out : 1", name="scale")
+            self._scale.m_in = self._scale.m_rec = self._scale.m_out = 1
+            self._hid.scale_in = b2.linked_var(self._scale, "m_in", index=np.repeat(np.arange(C), H))
+            self._hid.scale_rec = b2.linked_var(self._scale, "m_rec", index=np.repeat(np.arange(C), H))
+            self._out.scale_out = b2.linked_var(self._scale, "m_out", index=np.repeat(np.arange(C), sh.n_out))
+            self._hid.m_in = self._hid.m_rec = self._out.m_out = 1
+            objects.append(self._scale)
+            objects += self._reductions()
+
+        groups = {"in": (self._inp, self._hid), "rec": (self._hid, self._hid), "out": (self._hid, self._out)}
+        self._syn = {}
+        for proj, n_pre, n_post in sh.projections:
+            pre, post = groups[proj]
+            syn = b2.Synapses(pre, post, model=self._synapse_model(), on_pre=self._synapse_code(proj),
+                              on_event="step", delay=0 * b2.ms, name=f"syn_{proj}")
+            i, j = _dense_indices(C, n_pre, n_post)
+            syn.connect(i=i, j=j)
+            syn.pre.order = _ORDER[f"pass_{proj}"]
+            self._syn[proj] = syn
+            objects.append(syn)
+
+        scale = {p: (f"/m_{p}" if plastic else "") for p in ("in", "rec", "out")}
+        current = f"acc_in{scale['in']}" + (f" + acc_rec{scale['rec']}" if sh.recurrent else "")
+        refresh = ["m_in = scale_in", "m_rec = scale_rec"] if plastic else []
+        update = "\n".join(["h_prev = h"] + refresh + [f"I = {current}"]
+                           + [f"{t} = {e}" for t, e in self.neuron.statements]
+                           + ["acc_in = 0", "acc_rec = 0", "mx_in = 0", "mx_rec = 0"])
+        objects.append(self._hid.run_regularly(update, when="synapses", order=_ORDER["hidden_update"],
+                                               name="hidden_update"))
+        out_update = ("m_out = scale_out\n" if plastic else "") + f"a = acc_out{scale['out']}\nacc_out = 0\nmx_out = 0"
+        objects.append(self._out.run_regularly(out_update,
+                                               when="synapses", order=_ORDER["output_update"],
+                                               name="output_update"))
+        objects += self._input_driver()
+        objects += self._monitors()
+        self.net = b2.Network(objects)
+        if not self.info.standalone:
+            self.net.store("episode_start")
+
+    def _synapse_model(self):
+        if self.plastic:
+            return "w : 1\n" + "".join(f"{p} : 1 (constant)\n" for p in self.synapse.parameters)
+        return "w : 1 (constant)"
+
+    def _synapse_code(self, proj):
+        x, y, drive = _ACTIVITIES[proj]
+        accumulate = f"acc_{proj}_post += w*{drive}"
+        if not self.plastic:
+            return accumulate
+        dw = word_substitute(self.synapse.expression, {"x": f"({x})", "y": f"({y})"})
+        return "\n".join([
+            f"w = w/m_{proj}_post",                     # apply the previous step's normalisation
+            f"w = w + int(t > 0.5*dt)*({dw})",          # rule with the previous step's activities
+            f"mx_{proj}_post = clip(abs(w), mx_{proj}_post, inf)",
+            accumulate,
+        ])
+
+    def _reductions(self):
+        """Per-copy max of |w| for each projection: reset, gather from neurons, guard zero."""
+        C, H = self.n_copies, self.shape.n_hidden
+        hidden_scales = ["in"] + (["rec"] if self.shape.recurrent else [])
+        objs = []
+        for stage, names, source, n_source in (("hidden", hidden_scales, self._hid, H),
+                                               ("out", ["out"], self._out, self.shape.n_out)):
+            objs.append(self._scale.run_regularly("\n".join(f"m_{p} = 0" for p in names), when="synapses",
+                                                  order=_ORDER[f"reset_scale_{stage}"],
+                                                  name=f"reset_scale_{stage}"))
+            red = b2.Synapses(source, self._scale, on_event="step", delay=0 * b2.ms,
+                              on_pre="\n".join(f"m_{p}_post = clip(mx_{p}_pre, m_{p}_post, inf)"
+                                               for p in names), name=f"reduce_{stage}")
+            red.connect(i=np.arange(C * n_source), j=np.repeat(np.arange(C), n_source))
+            red.pre.order = _ORDER[f"reduce_{stage}"]
+            objs.append(red)
+            objs.append(self._scale.run_regularly("\n".join(f"m_{p} = m_{p} + int(m_{p} == 0)" for p in names),
+                                                  when="synapses", order=_ORDER[f"guard_{stage}"],
+                                                  name=f"guard_{stage}"))
+        return objs
+
+    def _input_driver(self):
+        if self.info.standalone:
+            return [self._inp.run_regularly("x_prev = x\nx = stimulus(t, i)", when="start", order=0,
+                                            name="input_update")]
+        self._feed = None
+        x_arr = self._inp.variables["x"].get_value
+        x_prev_arr = self._inp.variables["x_prev"].get_value
+
+        def feed():
+            step = int(round(float(self.net.t / DT)))
+            x_prev_arr()[:] = x_arr()
+            x_arr()[:] = self._feed(step)
+
+        return [b2.NetworkOperation(feed, when="start", order=0, name="input_update")]
+
+    def _monitors(self):
+        self._mon = {}
+        mons = []
+        self._mon["output"] = b2.StateMonitor(self._out, "a", record=True, when="end", name="mon_output")
+        hidden_vars = [_HIDDEN_RECORD[r] for r in self.record if r in _HIDDEN_RECORD]
+        if hidden_vars:
+            self._mon["hidden"] = b2.StateMonitor(self._hid, hidden_vars, record=True, when="end",
+                                                  name="mon_hidden")
+        if self.record_weights:
+            for proj, syn in self._syn.items():
+                self._mon[f"w_{proj}"] = b2.StateMonitor(syn, "w", record=True, when="end", name=f"mon_w_{proj}")
+            if self.plastic:
+                self._mon["scale"] = b2.StateMonitor(self._scale, ["m_in", "m_rec", "m_out"], record=True,
+                                                     when="end", name="mon_scale")
+        mons += list(self._mon.values())
+        return mons
+
+    def _compile(self):
+        import time
+
+        self.net.run((self.n_steps + 1) * DT)
+        start = time.perf_counter()
+        b2.device.build(directory=self.directory, compile=True, run=False, with_output=False)
+        self.compile_seconds = time.perf_counter() - start
+
+    # ------------------------------------------------------------------------------------------
+    def _genome_values(self, genomes):
+        """``{(synapses, variable): flat array over copies}`` for one population of genomes."""
+        genomes = self.layout.check(genomes, self.n_individuals)
+        values = {}
+        for (proj, var), block in self.layout.split(genomes).items():
+            values[(self._syn[proj], var)] = np.repeat(block, self.batch, axis=0).ravel()
+        return values
+
+    def _check_inputs(self, inputs, n_steps):
+        inputs = np.asarray(inputs, dtype=np.float64)
+        expected = (n_steps, self.n_individuals, self.batch, self.shape.n_in)
+        if inputs.shape == (n_steps, self.n_copies, self.shape.n_in):
+            inputs = inputs.reshape(expected)
+        if inputs.shape != expected:
+            raise ConfigError(f"inputs: expected shape {expected} (steps, individuals, batch, n_in) "
+                              f"or {(n_steps, self.n_copies, self.shape.n_in)}, got {inputs.shape}")
+        if not np.all(np.isfinite(inputs)):
+            raise ConfigError("inputs: all values must be finite (found NaN or inf)")
+        return inputs.reshape(n_steps, self.n_copies * self.shape.n_in)
+
+    def run(self, genomes, inputs=None, *, controller=None, n_steps=None):
+        """Run one episode for every copy and return a `Recording`.
+
+        Parameters
+        ----------
+        genomes : array (P, genome_size)
+            Rule parameters (plastic learner) or weights (weights learner) per individual.
+        inputs : array (T, P, B, n_in), optional
+            Open loop: the whole input sequence, known in advance.
+        controller : callable, optional
+            Closed loop (runtime device only): ``controller(step, output)`` gets the readout of the
+            previous step, shape (P, B, n_out) (zeros at step 0), and returns the input of this step,
+            shape (P, B, n_in).
+        n_steps : int, optional
+            Episode length for a closed-loop run (default: the network's ``n_steps``).
+        """
+        if (inputs is None) == (controller is None):
+            raise ConfigError("run: give exactly one of 'inputs' (open loop) or 'controller' (closed loop)")
+        if self.info.standalone and devices.standalone_owner() is not self._owner:
+            raise DeviceError("this network's standalone project was replaced by a newer one in this process "
+                              "(Brian2 keeps one per process); build the network again")
+        values = self._genome_values(genomes)
+        if controller is not None:
+            devices.check_closed_loop(self.device)
+            T = n_steps or self.n_steps
+            if not isinstance(T, (int, np.integer)) or T < 1:
+                raise ConfigError(f"n_steps: expected a positive integer, got {T!r}")
+        else:
+            T = len(inputs) if not self.info.standalone else self.n_steps
+            stim = self._check_inputs(inputs, T)
+        if self.info.standalone:
+            padded = np.vstack([stim, np.zeros((1, stim.shape[1]))])
+            run_args = {getattr(syn, var): v for (syn, var), v in values.items()}
+            run_args[self._stimulus] = padded
+            b2.device.run(run_args=run_args, with_output=False)
+            b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
+        else:
+            self.net.restore("episode_start")
+            for (syn, var), v in values.items():
+                syn.variables[var].get_value()[:] = v
+            if controller is None:
+                self._feed = lambda step: stim[step] if step < T else 0.0
+            else:
+                self._feed = self._closed_loop_feed(controller, T)
+            self.net.run((T + 1) * DT)
+        return self._collect(T)
+
+    def _closed_loop_feed(self, controller, T):
+        a = self._out.variables["a"].get_value
+        P, B, sh = self.n_individuals, self.batch, self.shape
+
+        def feed(step):
+            if step >= T:
+                return 0.0
+            x = np.asarray(controller(step, a().reshape(P, B, sh.n_out).copy()), dtype=np.float64)
+            if x.size != P * B * sh.n_in or not np.all(np.isfinite(x)):
+                raise ConfigError(f"controller: must return {P * B * sh.n_in} finite values "
+                                  f"(shape {(P, B, sh.n_in)}) at step {step}, got shape {x.shape}")
+            return x.ravel()
+
+        return feed
+
+    def _collect(self, T):
+        P, B, sh = self.n_individuals, self.batch, self.shape
+
+        def series(mon, var, width):
+            arr = np.asarray(getattr(mon, var)).T[:T]      # (T, N)
+            return arr.reshape(T, P, B, width)
+
+        rec = Recording(output=series(self._mon["output"], "a", sh.n_out))
+        if "hidden" in self._mon:
+            for name, var in _HIDDEN_RECORD.items():
+                if name in self.record:
+                    setattr(rec, name, series(self._mon["hidden"], var, sh.n_hidden))
+        scale = ({p: np.asarray(getattr(self._scale, f"m_{p}")[:]) for p in ("in", "rec", "out")}
+                 if self.plastic else None)
+        for proj, n_pre, n_post in sh.projections:
+            w = np.asarray(self._syn[proj].w[:]).reshape(self.n_copies, n_pre, n_post)
+            if self.plastic:
+                w = w / scale[proj][:, None, None]
+            rec.weights[proj] = w.reshape(P, B, n_pre, n_post)
+        if self.record_weights:
+            rec.weight_history = {}
+            for proj, n_pre, n_post in sh.projections:
+                w = np.asarray(self._mon[f"w_{proj}"].w).T.reshape(T + 1, self.n_copies, n_pre, n_post)
+                if self.plastic:
+                    m = np.asarray(getattr(self._mon["scale"], f"m_{proj}")).T
+                    w = w / m[:, :, None, None]
+                    w = w[1:]          # stored w/m after step t is the weight after step t-1
+                else:
+                    w = w[:T]
+                rec.weight_history[proj] = w.reshape(T, P, B, n_pre, n_post)
+        return rec

@@ -1,0 +1,139 @@
+"""An independent NumPy implementation of the PDLF network (spec sections 2 and 3).
+
+It executes the same model strings as the Brian2 network (neuron update code, rule terms) but with
+its own, direct bookkeeping: dense weight matrices per copy, updated and normalised eagerly, in the
+order the spec gives. It is the correctness oracle for `pdlf_brian.network` and the NumPy speed
+baseline.
+"""
+import numpy as np
+
+from pdlf_brian.expressions import evaluate
+from pdlf_brian.layout import GenomeLayout, NetworkShape
+from pdlf_brian.neuron import NeuronModel
+from pdlf_brian.recording import Recording
+from pdlf_brian.rule import ResolvedRule
+
+#: Length of one simulator step in seconds, the same as the Brian2 network's ``defaultclock.dt``.
+DT = 1e-3
+
+
+def _to_float(value):
+    """Strip Brian2 units (to SI) and return a float."""
+    return float(np.asarray(value, dtype=np.float64))
+
+
+class ReferenceNetwork:
+    """P individuals x B copies of the network, simulated with batched NumPy.
+
+    Parameters
+    ----------
+    shape : NetworkShape
+    synapse : ResolvedRule or StaticSynapse
+        A plasticity rule with an ablation applied, or the static synapse of the weight-trained learner.
+    neuron : NeuronModel
+    dtype : numpy dtype
+        float64 (default; the oracle) or float32 (speed baseline).
+    """
+
+    def __init__(self, shape: NetworkShape, synapse, neuron: NeuronModel, dtype=np.float64):
+        self.shape = shape
+        self.synapse = synapse
+        self.neuron = neuron
+        self.layout = GenomeLayout(shape, synapse)
+        self.dtype = np.dtype(dtype)
+        self.plastic = isinstance(synapse, ResolvedRule)
+        self.constants = {name: _to_float(v) for name, v in neuron.parameters.items()}
+        self.constants["dt"] = DT
+
+    # -- state -----------------------------------------------------------------------------
+    def reset(self, genomes, batch=1):
+        """Start an episode: weights to zero (plastic) or to the genome (weights), neurons at rest."""
+        genomes = self.layout.check(genomes, len(genomes))
+        self.n_copies = len(genomes) * batch
+        blocks = {k: np.repeat(v, batch, axis=0).astype(self.dtype)
+                  for k, v in self.layout.split(genomes).items()}
+        self.params, self.W = {}, {}
+        for proj, pre, post in self.shape.projections:
+            if self.plastic:
+                self.params[proj] = {var: blocks[(proj, var)] for var in self.synapse.parameters}
+                self.W[proj] = np.zeros((self.n_copies, pre, post), self.dtype)
+            else:
+                self.W[proj] = blocks[(proj, "w")].copy()
+        zeros = np.zeros((self.n_copies, self.shape.n_hidden), self.dtype)
+        self.state = {var: zeros.copy() for var in self.neuron.state_variables}
+        self.output = np.zeros((self.n_copies, self.shape.n_out), self.dtype)
+
+    def _plasticity(self, proj, x, y):
+        W = self.W[proj]
+        namespace = dict(self.params[proj], x=x[:, :, None], y=y[:, None, :], w=W)
+        dW = evaluate(self.synapse.expression, namespace)
+        W = W + dW
+        scale = np.abs(W).max(axis=(1, 2), keepdims=True)
+        scale[scale == 0] = 1.0
+        self.W[proj] = W / scale
+
+    def step(self, x):
+        """Advance one step with input ``x`` (copies, n_in); returns the readout (copies, n_out)."""
+        st = self.state
+        current = np.einsum("ci,cij->cj", x, self.W["in"])
+        if self.shape.recurrent:
+            current = current + np.einsum("ci,cij->cj", st["s"], self.W["rec"])
+        namespace = dict(self.constants, **st, I=current)
+        for name, expr in self.neuron.subexpressions:
+            namespace[name] = evaluate(expr, namespace)
+        h_before = st["h"]
+        for target, expr in self.neuron.statements:
+            namespace[target] = np.asarray(evaluate(expr, namespace), dtype=self.dtype) * np.ones_like(current)
+        for var in st:
+            st[var] = namespace[var]
+        a = np.einsum("ci,cij->cj", st["s"], self.W["out"])
+        if self.plastic:
+            self._plasticity("in", x, st["h"])
+            if self.shape.recurrent:
+                self._plasticity("rec", st["h"], st["h"])
+            self._plasticity("out", st["h"], np.tanh(a))
+        del h_before
+        self.output = a
+        return a
+
+    # -- whole runs ----------------------------------------------------------------------
+    def run(self, genomes, inputs, batch=1, record=("output",), record_weights=False):
+        """Run an open-loop episode.
+
+        Parameters
+        ----------
+        genomes : array (P, genome_size)
+        inputs : array (T, P, B, n_in) or (T, P*B, n_in)
+        record : subset of ("output", "spikes", "trace", "voltage")
+        record_weights : bool
+            Also return the weights after every step (memory: T x copies x synapses).
+        """
+        genomes = np.asarray(genomes)
+        P = len(genomes)
+        inputs = np.asarray(inputs, dtype=self.dtype).reshape(len(inputs), P * batch, self.shape.n_in)
+        self.reset(genomes, batch)
+        T = len(inputs)
+        out = {k: [] for k in record}
+        history = {p: [] for p, _, _ in self.shape.projections} if record_weights else None
+        names = {"output": None, "spikes": "s", "trace": "h", "voltage": "v"}
+        for t in range(T):
+            a = self.step(inputs[t])
+            for k in record:
+                out[k].append(a if k == "output" else self.state[names[k]].copy())
+            if record_weights:
+                for p in history:
+                    history[p].append(self.W[p].copy())
+
+        def shaped(arr, last):
+            return np.asarray(arr).reshape(T, P, batch, *last)
+
+        rec = Recording(output=shaped(out.get("output", np.zeros((T, P * batch, self.shape.n_out))),
+                                      (self.shape.n_out,)))
+        for k in ("spikes", "trace", "voltage"):
+            if k in out:
+                setattr(rec, k, shaped(out[k], (self.shape.n_hidden,)))
+        rec.weights = {p: self.W[p].reshape(P, batch, *self.W[p].shape[1:]).copy() for p in self.W}
+        if record_weights:
+            rec.weight_history = {p: np.asarray(v).reshape(T, P, batch, *self.W[p].shape[1:])
+                                  for p, v in history.items()}
+        return rec

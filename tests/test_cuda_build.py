@@ -1,0 +1,102 @@
+"""brian2cuda generates and compiles a network like ours (needs nvcc, not a GPU).
+
+The build runs in a subprocess: Brian2's device is global per process and the rest of
+the suite uses the runtime and cpp_standalone devices.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from pdlf_brian.cuda import find_cuda_toolkit
+
+pytestmark = pytest.mark.cuda_standalone
+
+BUILD_SCRIPT = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    from brian2 import (NeuronGroup, Synapses, StateMonitor, TimedArray, device, ms,
+                        prefs, run, set_device)
+    from pdlf_brian.cuda import configure_brian2cuda
+
+    directory = sys.argv[1]
+    configure_brian2cuda(compute_capability=7.5, gpu_id=0)
+    prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]  # 2 cores here
+    set_device("cuda_standalone", directory=directory, build_on_run=False)
+
+    n_in, n_hidden = 12, 5
+    rng = np.random.default_rng(0)
+    stimulus = TimedArray(rng.normal(size=(10, n_in)), dt=1 * ms)
+    inp = NeuronGroup(n_in, "x : 1", events={"step": "True"}, name="inp")
+    inp.run_regularly("x = stimulus(t, i)", when="start")
+    hidden = NeuronGroup(n_hidden, "acc : 1\\nmx : 1", name="hidden")
+    syn = Synapses(inp, hidden, model="w : 1\\neta : 1 (constant)",
+                   on_pre="w = w + eta*x_pre\\n"
+                          "mx_post = clip(abs(w), mx_post, inf)\\n"
+                          "acc_post += w*x_pre",
+                   on_event="step", delay=0 * ms, name="syn")
+    pre, post = np.meshgrid(np.arange(n_in), np.arange(n_hidden), indexing="ij")
+    syn.connect(i=pre.ravel(), j=post.ravel())
+    syn.eta = 0.01
+    mon = StateMonitor(hidden, ["acc", "mx"], record=True, name="mon")
+    run(10 * ms)
+
+    start = time.perf_counter()
+    device.build(directory=directory, run=False, compile=True)
+    print(json.dumps({"build_seconds": time.perf_counter() - start,
+                      "make_seconds": device.timers["compile"]["make"]}))
+""")
+
+
+@pytest.mark.skipif(find_cuda_toolkit() is None,
+                    reason="no CUDA toolkit (nvcc) found: set CUDA_PATH or put nvcc on PATH")
+def test_cuda_standalone_project_compiles(tmp_path, record_property):
+    project = tmp_path / "cuda_project"
+    env = dict(os.environ, PDLF_BRIAN_CACHE=str(tmp_path / "cache"))
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", BUILD_SCRIPT, str(project)],
+                          capture_output=True, text=True, env=env, timeout=3600)
+    wall = time.perf_counter() - start
+    assert proc.returncode == 0, (
+        f"build script failed ({proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}")
+    assert (project / "main").is_file(), "compiled binary `main` missing"
+    timing = json.loads(proc.stdout.strip().splitlines()[-1])
+    timing["subprocess_seconds"] = wall
+    for key, value in timing.items():
+        record_property(key, round(value, 1))
+    print(f"cuda_standalone timings (s): {timing}")
+
+
+PREFS_SCRIPT = textwrap.dedent("""
+    from brian2 import prefs
+    from pdlf_brian import cuda
+    from pdlf_brian.errors import DeviceError
+
+    first = cuda.configure_brian2cuda()
+    second = cuda.configure_brian2cuda()
+    assert first == second, (first, second)
+    nvcc = prefs["devices.cuda_standalone.cuda_backend.extra_compile_args_nvcc"]
+    assert nvcc.count("-std=c++17") == 1 and len(nvcc) == len(set(nvcc)), nvcc
+    assert prefs["codegen.cpp.extra_compile_args_gcc"].count("-std=c++17") == 1
+
+    cuda.find_curand = lambda *args: None
+    try:
+        cuda.configure_brian2cuda()
+    except DeviceError as err:
+        assert "pip install pdlf-brian[cuda]" in str(err), err
+    else:
+        raise AssertionError("no DeviceError without cuRAND")
+""")
+
+
+@pytest.mark.skipif(find_cuda_toolkit() is None,
+                    reason="no CUDA toolkit (nvcc) found: set CUDA_PATH or put nvcc on PATH")
+def test_configure_is_idempotent_and_explains_missing_curand(tmp_path):
+    env = dict(os.environ, PDLF_BRIAN_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-c", PREFS_SCRIPT], capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-5000:]
