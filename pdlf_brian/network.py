@@ -40,6 +40,10 @@ from pdlf_brian.models import PDLF_RULE, STATIC_SYNAPSE, TERNARY_LIF
 from pdlf_brian.recording import Recording
 from pdlf_brian.rule import PlasticityRule, ResolvedRule, StaticSynapse
 
+# The fused synaptic pass writes to postsynaptic variables in a loop whose order only matters for the
+# rounding of sums; Brian2 warns about every such code block.
+b2.BrianLogger.suppress_name("brian2.codegen.generators.base")
+
 #: Length of one simulator step (one stimulus or control step).
 DT = 1 * b2.ms
 RECORDABLE = ("output", "spikes", "trace", "voltage")
@@ -154,6 +158,7 @@ class PopulationNetwork:
         devices.activate(device, self.directory, threads=threads, float_dtype=float_dtype,
                          **(cuda_options or {}))
         self._owner = devices.standalone_owner() if self.info.standalone else None
+        self._device = b2.get_device()
         b2.defaultclock.dt = DT
         self._build()
         self.compile_seconds = None
@@ -303,7 +308,7 @@ class PopulationNetwork:
 
         self.net.run((self.n_steps + 1) * DT)
         start = time.perf_counter()
-        b2.device.build(directory=self.directory, compile=True, run=False, with_output=False)
+        self._device.build(directory=self.directory, compile=True, run=False, with_output=False)
         self.compile_seconds = time.perf_counter() - start
 
     # ------------------------------------------------------------------------------------------
@@ -361,9 +366,11 @@ class PopulationNetwork:
             padded = np.vstack([stim, np.zeros((1, stim.shape[1]))])
             run_args = {getattr(syn, var): v for (syn, var), v in values.items()}
             run_args[self._stimulus] = padded
-            b2.device.run(run_args=run_args, with_output=False)
-            b2.device.delete(code=False, data=False, run_args=True, directory=False, force=True)
+            self._device.run(run_args=run_args, with_output=False)
+            self._device.delete(code=False, data=False, run_args=True, directory=False, force=True)
         else:
+            if b2.get_device() is not self._device:
+                b2.set_device(self._device)   # another network switched Brian2 to a standalone device
             self.net.restore("episode_start")
             for (syn, var), v in values.items():
                 syn.variables[var].get_value()[:] = v
