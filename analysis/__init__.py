@@ -1,0 +1,1 @@
+"""Figures and statistics from run directories (importable as ``pdlf_brian.analysis``)."""

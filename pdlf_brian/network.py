@@ -49,7 +49,7 @@ DT = 1 * b2.ms
 RECORDABLE = ("output", "spikes", "trace", "voltage")
 _HIDDEN_RECORD = {"spikes": "s", "trace": "h", "voltage": "v"}
 _ORDER = {
-    "pass_in": 0, "pass_rec": 1, "reset_scale_hidden": 2, "reduce_hidden": 3, "guard_hidden": 4,
+    "pass_in": 0, "pass_rec": 1, "state_reset": 1.5, "reset_scale_hidden": 2, "reduce_hidden": 3, "guard_hidden": 4,
     "hidden_update": 5, "pass_out": 6, "reset_scale_out": 7, "reduce_out": 8, "guard_out": 9,
     "output_update": 10,
 }
@@ -57,9 +57,8 @@ _ORDER = {
 _ACTIVITIES = {
     "in": ("x_prev_pre", "h_post", "x_pre"),
     "rec": ("h_pre", "h_post", "s_pre"),
-    "out": ("h_prev_pre", "tanh(a_post)", "s_pre"),
+    "out": ("h_prev_pre", "y_out_post", "s_pre"),
 }
-_TARGET = {"in": "in", "rec": "rec", "out": "out"}
 
 
 def _dense_indices(n_copies, n_pre, n_post):
@@ -122,7 +121,7 @@ class PopulationNetwork:
 
     def __init__(self, shape, n_individuals, *, batch=1, learner="plastic", rule=PDLF_RULE,
                  ablation="full", neuron=TERNARY_LIF, device="runtime", n_steps=None,
-                 record=("output",), record_weights=False, directory=None, threads=0,
+                 record=("output",), record_weights=False, reset_steps=(), directory=None, threads=0,
                  float_dtype="float64", cuda_options=None):
         if not isinstance(shape, NetworkShape):
             raise ConfigError(f"shape: expected a NetworkShape, got {type(shape).__name__}")
@@ -149,6 +148,9 @@ class PopulationNetwork:
         self.n_steps = n_steps
         self.record = tuple(record)
         self.record_weights = record_weights
+        self.reset_steps = tuple(int(k) for k in reset_steps)
+        if any(k < 1 for k in self.reset_steps):
+            raise ConfigError(f"reset_steps: steps must be >= 1, got {list(self.reset_steps)}")
         self.float_dtype = float_dtype
         if self.info.standalone:
             directory = directory or tempfile.mkdtemp(prefix=f"pdlf_{device}_")
@@ -183,12 +185,16 @@ class PopulationNetwork:
         hidden_eqs = b2.Equations(self.neuron.equations) + b2.Equations(
             "I : 1\nh_prev : 1\n" + "".join(f"acc_{p} : 1\nmx_{p} : 1\n" for p in ("in", "rec")))
         if plastic:
-            # m_*: the copy's scale of the last step as seen by synapses (which cannot read linked
-            # variables); scale_*: linked to the copy's freshly reduced scale.
-            hidden_eqs += b2.Equations("m_in : 1\nm_rec : 1\nscale_in : 1 (linked)\nscale_rec : 1 (linked)")
+            # minv_*: 1/(the copy's scale) of the last step, as seen by synapses (which cannot read
+            # linked variables; a product is cheaper than a division per synapse); scale_*: linked
+            # to the copy's freshly reduced scale.
+            hidden_eqs += b2.Equations("minv_in : 1\nminv_rec : 1\nscale_in : 1 (linked)\n"
+                                       "scale_rec : 1 (linked)")
         self._hid = b2.NeuronGroup(C * H, hidden_eqs, events={"step": "True"},
                                    namespace=dict(self.neuron.parameters), name="hidden")
-        out_eqs = "a : 1\nacc_out : 1\nmx_out : 1\n" + ("m_out : 1\nscale_out : 1 (linked)\n" if plastic else "")
+        # y_out = tanh(a): the readout's activity for the rule, computed once per neuron, not per synapse
+        out_eqs = "a : 1\nacc_out : 1\nmx_out : 1\ny_out : 1\n" + (
+            "minv_out : 1\nscale_out : 1 (linked)\n" if plastic else "")
         self._out = b2.NeuronGroup(C * sh.n_out, out_eqs, events={"step": "True"}, name="output")
         objects = [self._inp, self._hid, self._out]
 
@@ -198,7 +204,7 @@ class PopulationNetwork:
             self._hid.scale_in = b2.linked_var(self._scale, "m_in", index=np.repeat(np.arange(C), H))
             self._hid.scale_rec = b2.linked_var(self._scale, "m_rec", index=np.repeat(np.arange(C), H))
             self._out.scale_out = b2.linked_var(self._scale, "m_out", index=np.repeat(np.arange(C), sh.n_out))
-            self._hid.m_in = self._hid.m_rec = self._out.m_out = 1
+            self._hid.minv_in = self._hid.minv_rec = self._out.minv_out = 1
             objects.append(self._scale)
             objects += self._reductions()
 
@@ -214,15 +220,19 @@ class PopulationNetwork:
             self._syn[proj] = syn
             objects.append(syn)
 
-        scale = {p: (f"/m_{p}" if plastic else "") for p in ("in", "rec", "out")}
+        scale = {p: (f"*minv_{p}" if plastic else "") for p in ("in", "rec", "out")}
         current = f"acc_in{scale['in']}" + (f" + acc_rec{scale['rec']}" if sh.recurrent else "")
-        refresh = ["m_in = scale_in", "m_rec = scale_rec"] if plastic else []
-        update = "\n".join(["h_prev = h"] + refresh + [f"I = {current}"]
+        hidden_projs = ["in", "rec"] if sh.recurrent else ["in"]
+        refresh = [f"minv_{p} = 1/scale_{p}" for p in hidden_projs] if plastic else []
+        if self.reset_steps:
+            objects.append(self._state_reset())
+        update = "\n".join(([] if self.reset_steps else ["h_prev = h"]) + refresh + [f"I = {current}"]
                            + [f"{t} = {e}" for t, e in self.neuron.statements]
-                           + ["acc_in = 0", "acc_rec = 0", "mx_in = 0", "mx_rec = 0"])
+                           + [f"{v}_{p} = 0" for p in hidden_projs for v in ("acc", "mx")])
         objects.append(self._hid.run_regularly(update, when="synapses", order=_ORDER["hidden_update"],
                                                name="hidden_update"))
-        out_update = ("m_out = scale_out\n" if plastic else "") + f"a = acc_out{scale['out']}\nacc_out = 0\nmx_out = 0"
+        out_update = (("minv_out = 1/scale_out\n" if plastic else "")
+                      + f"a = acc_out{scale['out']}\ny_out = tanh(a)\nacc_out = 0\nmx_out = 0")
         objects.append(self._out.run_regularly(out_update,
                                                when="synapses", order=_ORDER["output_update"],
                                                name="output_update"))
@@ -231,6 +241,19 @@ class PopulationNetwork:
         self.net = b2.Network(objects)
         if not self.info.standalone:
             self.net.store("episode_start")
+
+    def _state_reset(self):
+        """Zero the hidden state (and the recurrent input it sends) before each of ``reset_steps``.
+
+        Runs after the synaptic passes, which still apply the previous step's plasticity with the
+        activities from before the reset, exactly as the eager reference does.
+        """
+        keep = np.ones(max(self.reset_steps) + 2)
+        keep[list(self.reset_steps)] = 0.0
+        self._hid.namespace["state_keep"] = b2.TimedArray(keep, dt=DT, name="state_keep")
+        code = "\n".join(["h_prev = h"] + [f"{v} = {v}*state_keep(t)" for v in self.neuron.state_variables]
+                         + ["acc_rec = acc_rec*state_keep(t)"])
+        return self._hid.run_regularly(code, when="synapses", order=_ORDER["state_reset"], name="state_reset")
 
     def _synapse_model(self):
         if self.plastic:
@@ -244,7 +267,7 @@ class PopulationNetwork:
             return accumulate
         dw = word_substitute(self.synapse.expression, {"x": f"({x})", "y": f"({y})"})
         return "\n".join([
-            f"w = w/m_{proj}_post",                     # apply the previous step's normalisation
+            f"w = w*minv_{proj}_post",                  # apply the previous step's normalisation
             f"w = w + int(t > 0.5*dt)*({dw})",          # rule with the previous step's activities
             f"mx_{proj}_post = clip(abs(w), mx_{proj}_post, inf)",
             accumulate,

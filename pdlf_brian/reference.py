@@ -81,7 +81,6 @@ class ReferenceNetwork:
         namespace = dict(self.constants, **st, I=current)
         for name, expr in self.neuron.subexpressions:
             namespace[name] = evaluate(expr, namespace)
-        h_before = st["h"]
         for target, expr in self.neuron.statements:
             namespace[target] = np.asarray(evaluate(expr, namespace), dtype=self.dtype) * np.ones_like(current)
         for var in st:
@@ -92,12 +91,16 @@ class ReferenceNetwork:
             if self.shape.recurrent:
                 self._plasticity("rec", st["h"], st["h"])
             self._plasticity("out", st["h"], np.tanh(a))
-        del h_before
         self.output = a
         return a
 
     # -- whole runs ----------------------------------------------------------------------
-    def run(self, genomes, inputs, batch=1, record=("output",), record_weights=False):
+    def reset_state(self):
+        """Zero the hidden state: membrane potentials, spikes (the recurrent activity) and traces."""
+        for var in self.state:
+            self.state[var][:] = 0.0
+
+    def run(self, genomes, inputs, batch=1, record=("output",), record_weights=False, reset_steps=()):
         """Run an open-loop episode.
 
         Parameters
@@ -107,6 +110,8 @@ class ReferenceNetwork:
         record : subset of ("output", "spikes", "trace", "voltage")
         record_weights : bool
             Also return the weights after every step (memory: T x copies x synapses).
+        reset_steps : sequence of int
+            Zero the hidden state before these steps (the memory-in-weights test).
         """
         genomes = np.asarray(genomes)
         P = len(genomes)
@@ -117,6 +122,8 @@ class ReferenceNetwork:
         history = {p: [] for p, _, _ in self.shape.projections} if record_weights else None
         names = {"output": None, "spikes": "s", "trace": "h", "voltage": "v"}
         for t in range(T):
+            if t in reset_steps:
+                self.reset_state()
             a = self.step(inputs[t])
             for k in record:
                 out[k].append(a if k == "output" else self.state[names[k]].copy())

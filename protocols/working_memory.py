@@ -1,0 +1,149 @@
+"""Working memory: the delayed copy task (spec 5.1, paper Fig. 2) as a training problem.
+
+Run it from a shell::
+
+    pdlf train working_memory --set task.length=8 --set task.delay=8 --set learner=plastic
+
+Every individual of a generation sees the same ``batch`` sequences (common random numbers); each
+sequence runs in its own network copy, so plastic weights are per sequence. The training fitness is
+the smooth `fitness` of `working_memory_task`; the reported metric is recall accuracy (chance 0.5)
+on fresh held-out sequences.
+"""
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from pdlf_brian.errors import ConfigError
+from pdlf_brian.evolution.problem import Evaluation, Problem
+from pdlf_brian.layout import GenomeLayout, NetworkShape
+from pdlf_brian.models import PDLF_RULE, STATIC_SYNAPSE, TERNARY_LIF
+from pdlf_brian.protocols.working_memory_task import (
+    CopyTask, accuracy, accuracy_by_position, fitness, majority_baseline, population_inputs, rate_by_phase,
+)
+
+DEVICES = ("numpy", "runtime", "cpp_standalone", "cuda_standalone")
+
+
+@dataclass(frozen=True)
+class WorkingMemorySettings:
+    """The ``task`` section of a working-memory config."""
+
+    length: int = 4             # L, bits per sequence
+    delay: int = 0              # Lat, steps between presentation and recall
+    batch: int = 16             # sequences per individual per generation
+    n_hidden: int = 32
+    recurrent: str = "auto"     # 'auto': recurrent for the weights learner only; or true/false
+    heldout_sequences: int = 256
+
+    @classmethod
+    def from_dict(cls, data):
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(allowed))
+        if unknown:
+            raise ConfigError(f"config section 'task': unknown key(s) {unknown}; allowed keys are {allowed}")
+        settings = cls(**data)
+        for name in ("length", "batch", "n_hidden", "heldout_sequences"):
+            value = getattr(settings, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"config field 'task.{name}': expected a positive integer, got {value!r}")
+        if settings.recurrent not in ("auto", True, False):
+            raise ConfigError(f"config field 'task.recurrent': expected 'auto', true or false, got {settings.recurrent!r}")
+        return settings
+
+
+class WorkingMemoryProblem(Problem):
+    """Delayed copy task for one learner; see the module docstring."""
+
+    def __init__(self, config):
+        self.config = config
+        self.settings = WorkingMemorySettings.from_dict(config.task)
+        s = self.settings
+        self.task = CopyTask(s.length, s.delay)
+        if config.device not in DEVICES:
+            raise ConfigError(f"config field 'device': unknown device {config.device!r} for working_memory; "
+                              f"allowed values are {list(DEVICES)}")
+        recurrent = (config.learner == "weights") if s.recurrent == "auto" else bool(s.recurrent)
+        self.shape = NetworkShape(self.task.n_inputs, s.n_hidden, 1, recurrent=recurrent)
+        self.synapse = STATIC_SYNAPSE if config.learner == "weights" else PDLF_RULE.resolve(config.ablation)
+        self.genome_size = GenomeLayout(self.shape, self.synapse).size
+        self.standalone = config.device.endswith("standalone")
+        self.key = repr((config.device, self.shape, self.synapse, self.task, s.batch))
+
+    # ------------------------------------------------------------------------------------------
+    def build(self, n_individuals, batch=None, record=("output",), reset_steps=()):
+        batch = batch or self.settings.batch
+        if self.config.device == "numpy":
+            from pdlf_brian.reference import ReferenceNetwork
+
+            return _NumpyNetwork(ReferenceNetwork(self.shape, self.synapse, TERNARY_LIF), n_individuals, batch,
+                                 record, reset_steps)
+        from pdlf_brian.network import PopulationNetwork
+
+        directory = None
+        if self.standalone:
+            root = os.environ.get("PDLF_BRIAN_CACHE", os.path.join(tempfile.gettempdir(), "pdlf_brian"))
+            name = f"wm_{self.config.learner}_L{self.task.length}_D{self.task.delay}_P{n_individuals}_B{batch}"
+            directory = os.path.join(root, "projects", f"{name}_{os.getpid()}")
+        return PopulationNetwork(self.shape, n_individuals, batch=batch, learner=self.config.learner,
+                                 ablation=self.config.ablation, device=self.config.device,
+                                 n_steps=self.task.n_steps, record=record, reset_steps=reset_steps,
+                                 directory=directory)
+
+    def evaluate(self, genomes, seed):
+        trials = self.task.sample(np.random.default_rng(seed), self.settings.batch)
+        net = self.network(len(genomes))
+        rec = net.run(genomes, population_inputs(trials, len(genomes)))
+        return Evaluation(fitness(self.task, trials, rec.output), len(genomes) * trials.inputs.shape[0]
+                          * self.settings.batch)
+
+    def heldout(self, genome, seed, reset=False, n_sequences=None):
+        """Accuracy of one genome on fresh sequences, run as one population of identical individuals.
+
+        With ``reset=True`` the hidden state is zeroed after the presentation (before step L).
+        """
+        n = n_sequences or self.settings.heldout_sequences
+        trials = self.task.sample(np.random.default_rng(seed), n)
+        record = ("output", "spikes")
+        reset_steps = (self.task.length,) if reset else ()
+        net = self._evaluation_network(n, record, reset_steps)
+        rec = net.run(np.asarray(genome)[None, :], trials.inputs[:, None])
+        acc = float(accuracy(self.task, trials, rec.output)[0])
+        rates = rate_by_phase(self.task, rec.spikes)
+        return {
+            "score": acc,
+            "accuracy": acc,
+            "accuracy_by_position": accuracy_by_position(self.task, trials, rec.output)[0].tolist(),
+            "majority_baseline": float(majority_baseline(trials)),
+            "rate_hz_by_phase": {k: float(np.asarray(v).ravel()[0]) for k, v in rates.items()},
+        }
+
+    def _evaluation_network(self, n, record, reset_steps):
+        # evaluation networks are separate from the training one; with a standalone device the
+        # process holds one project, so evaluations then use the runtime device.
+        key = ("eval", self.key, n, record, reset_steps)
+        from pdlf_brian.evolution.problem import _NETWORKS
+
+        if key not in _NETWORKS:
+            if self.config.device == "numpy":
+                _NETWORKS[key] = self.build(1, batch=n, record=record, reset_steps=reset_steps)
+            else:
+                from pdlf_brian.network import PopulationNetwork
+
+                _NETWORKS[key] = PopulationNetwork(self.shape, 1, batch=n, learner=self.config.learner,
+                                                   ablation=self.config.ablation, device="runtime",
+                                                   record=record, reset_steps=reset_steps)
+        return _NETWORKS[key]
+
+
+class _NumpyNetwork:
+    """The NumPy reference behind the same ``run`` interface as `PopulationNetwork`."""
+
+    def __init__(self, ref, n_individuals, batch, record, reset_steps):
+        self.ref, self.batch, self.record, self.reset_steps = ref, batch, record, reset_steps
+
+    def run(self, genomes, inputs):
+        inputs = np.asarray(inputs)
+        return self.ref.run(genomes, inputs, batch=self.batch, record=self.record, reset_steps=self.reset_steps)
