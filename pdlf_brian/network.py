@@ -329,7 +329,7 @@ class PopulationNetwork:
     def _compile(self):
         import time
 
-        self.net.run((self.n_steps + 1) * DT)
+        self.net.run((self.n_steps + 1) * DT, namespace={})
         start = time.perf_counter()
         self._device.build(directory=self.directory, compile=True, run=False, with_output=False)
         self.compile_seconds = time.perf_counter() - start
@@ -401,7 +401,7 @@ class PopulationNetwork:
                 self._feed = lambda step: stim[step] if step < T else 0.0
             else:
                 self._feed = self._closed_loop_feed(controller, T)
-            self.net.run((T + 1) * DT)
+            self.net.run((T + 1) * DT, namespace={})
         return self._collect(T)
 
     def _closed_loop_feed(self, controller, T):

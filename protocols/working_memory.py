@@ -117,7 +117,7 @@ class WorkingMemoryProblem(Problem):
             "accuracy": acc,
             "accuracy_by_position": accuracy_by_position(self.task, trials, rec.output)[0].tolist(),
             "majority_baseline": float(majority_baseline(trials)),
-            "rate_hz_by_phase": {k: float(np.asarray(v).ravel()[0]) for k, v in rates.items()},
+            "rate_hz_by_phase": {k: _finite_or_none(np.asarray(v).ravel()[0]) for k, v in rates.items()},
         }
 
     def _evaluation_network(self, n, record, reset_steps):
@@ -136,6 +136,11 @@ class WorkingMemoryProblem(Problem):
                                                    ablation=self.config.ablation, device="runtime",
                                                    record=record, reset_steps=reset_steps)
         return _NETWORKS[key]
+
+
+def _finite_or_none(value):
+    value = float(value)
+    return value if np.isfinite(value) else None
 
 
 class _NumpyNetwork:
