@@ -78,6 +78,7 @@ def activate(name, directory=None, threads=0, float_dtype="float64", **cuda_opti
     standalone.reinit()  # forget any project built before: one standalone project per process
     brian2.set_device(standalone, directory=os.fspath(directory), build_on_run=False)
     _OWNER["token"] = object()
+    brian2.prefs.devices.cpp_standalone.extra_make_args_unix = [f"-j{os.cpu_count() or 1}"]
     if name == "cpp_standalone":
         brian2.prefs.devices.cpp_standalone.openmp_threads = int(threads)
     return info

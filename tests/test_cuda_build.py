@@ -17,43 +17,24 @@ from pdlf_brian.cuda import find_cuda_toolkit
 pytestmark = pytest.mark.cuda_standalone
 
 BUILD_SCRIPT = textwrap.dedent("""
-    import json, sys, time
-    import numpy as np
-    from brian2 import (NeuronGroup, Synapses, StateMonitor, TimedArray, device, ms,
-                        prefs, run, set_device)
-    from pdlf_brian.cuda import configure_brian2cuda
+    import json, os, sys
+    from pdlf_brian.layout import NetworkShape
+    from pdlf_brian.network import PopulationNetwork
 
     directory = sys.argv[1]
-    configure_brian2cuda(compute_capability=7.5, gpu_id=0)
-    prefs.devices.cpp_standalone.extra_make_args_unix = ["-j2"]  # 2 cores here
-    set_device("cuda_standalone", directory=directory, build_on_run=False)
-
-    n_in, n_hidden = 12, 5
-    rng = np.random.default_rng(0)
-    stimulus = TimedArray(rng.normal(size=(10, n_in)), dt=1 * ms)
-    inp = NeuronGroup(n_in, "x : 1", events={"step": "True"}, name="inp")
-    inp.run_regularly("x = stimulus(t, i)", when="start")
-    hidden = NeuronGroup(n_hidden, "acc : 1\\nmx : 1", name="hidden")
-    syn = Synapses(inp, hidden, model="w : 1\\neta : 1 (constant)",
-                   on_pre="w = w + eta*x_pre\\n"
-                          "mx_post = clip(abs(w), mx_post, inf)\\n"
-                          "acc_post += w*x_pre",
-                   on_event="step", delay=0 * ms, name="syn")
-    pre, post = np.meshgrid(np.arange(n_in), np.arange(n_hidden), indexing="ij")
-    syn.connect(i=pre.ravel(), j=post.ravel())
-    syn.eta = 0.01
-    mon = StateMonitor(hidden, ["acc", "mx"], record=True, name="mon")
-    run(10 * ms)
-
-    start = time.perf_counter()
-    device.build(directory=directory, run=False, compile=True)
-    print(json.dumps({"build_seconds": time.perf_counter() - start,
-                      "make_seconds": device.timers["compile"]["make"]}))
+    # the package's own network (plastic rule, recurrence, every fused pathway) for 4 individuals
+    net = PopulationNetwork(NetworkShape(5, 16, 2, recurrent=True), 4, batch=2, device="cuda_standalone",
+                            n_steps=20, record=("output", "spikes"), directory=directory,
+                            cuda_options={"compute_capability": 7.5, "gpu_id": 0})
+    print(json.dumps({"build_seconds": net.compile_seconds,
+                      "binary": os.path.join(directory, "main")}))
 """)
+
 
 
 @pytest.mark.skipif(find_cuda_toolkit() is None,
                     reason="no CUDA toolkit (nvcc) found: set CUDA_PATH or put nvcc on PATH")
+@pytest.mark.slow  # about 3 minutes of nvcc on 2 cores
 def test_cuda_standalone_project_compiles(tmp_path, record_property):
     project = tmp_path / "cuda_project"
     env = dict(os.environ, PDLF_BRIAN_CACHE=str(tmp_path / "cache"))
