@@ -17,10 +17,11 @@ within the ``synapses`` slot of one step ``t`` (orders in `_ORDER`):
 
 1. input: ``x_prev = x; x = input(t)`` (``start`` slot)
 2. input->hidden and hidden->hidden passes: plasticity of step t-1, then ``acc += w*x_t`` (and ``s_{t-1}``)
-3. reduction of the running maxima to the copy's scales ``m_in``, ``m_rec`` (zero guarded to 1)
-4. hidden update: ``I = acc_in/m_in + acc_rec/m_rec``, then the neuron model's update code
-5. hidden->output pass: plasticity of step t-1 (``x = h_{t-1}``, ``y = tanh(a_{t-1})``), ``acc += w*s_t``
-6. reduction to ``m_out``; output ``a_t = acc/m_out``
+3. (optional) state reset for the memory-in-weights test
+4. reduction of the running maxima to the copy's scales ``m_in``, ``m_rec`` (zero guarded to 1)
+5. hidden update: ``I = acc_in/m_in + acc_rec/m_rec``, then the neuron model's update code
+6. hidden->output pass: plasticity of step t-1 (``x = h_{t-1}``, ``y = tanh(a_{t-1})``), ``acc += w*s_t``
+7. reduction to ``m_out``; output ``a_t = acc/m_out``, ``y_out = tanh(a_t)``
 
 The last step's plasticity is applied by one extra ("flush") step whose outputs are discarded. The
 NumPy reference (`pdlf_brian.reference`) does the same computation eagerly, in the spec's order;

@@ -10,6 +10,8 @@ from pdlf_brian.expressions import check_expression
 
 #: Activity names a term may use: presynaptic ``x``, postsynaptic ``y`` and the weight ``w``.
 ACTIVITY_NAMES = ("x", "y", "w")
+#: Names Brian2 or the engine already use inside a synapse.
+RESERVED_NAMES = ("t", "dt", "i", "j", "N", "lastupdate", "delay", "inf", "pi", "e")
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,10 @@ class PlasticityRule:
                 "'name : 1 (constant)'"
             )
         names = self.parameter_names
-        clash = [n for n in names if n in ACTIVITY_NAMES]
+        clash = [n for n in names if n in ACTIVITY_NAMES + RESERVED_NAMES]
         if clash:
-            raise ConfigError(f"{where}, field 'parameters': {clash} are reserved for activities {ACTIVITY_NAMES}")
+            raise ConfigError(f"{where}, field 'parameters': {clash} are reserved names; reserved are the "
+                              f"activities {ACTIVITY_NAMES} and {RESERVED_NAMES}")
         if self.rate not in names:
             raise ConfigError(f"{where}, field 'rate': {self.rate!r} is not a declared parameter; "
                               f"declared parameters are {names}")

@@ -132,3 +132,8 @@ def test_closed_loop_on_standalone_is_refused():
 
 def test_neuron_parameters_come_from_the_model():
     assert TERNARY_LIF.parameters["theta"] == 0.1
+
+
+def test_reserved_parameter_name():
+    with pytest.raises(ConfigError, match=r"\['delay'\] are reserved names"):
+        PlasticityRule("bad", parameters="eta : 1\ndelay : 1", rate="eta", terms={"d": "delay*x"})
