@@ -19,6 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from pdlf_brian.analysis.working_memory import plot_grid
+
 LEARNERS = ("plastic", "weights")
 
 
@@ -98,54 +100,6 @@ def summarise(rows):
     return summary
 
 
-def plot(summary, rows, out):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    Ls = sorted({r["L"] for r in summary})
-    Lats = sorted({r["Lat"] for r in summary})
-    fig, axes = plt.subplots(1, len(Ls), figsize=(4 * len(Ls), 3.6), sharey=True, squeeze=False)
-    for ax, L in zip(axes[0], Ls):
-        for k, learner in enumerate(LEARNERS):
-            sel = [next((r for r in summary if r["L"] == L and r["Lat"] == d and r["learner"] == learner), None)
-                   for d in Lats]
-            x = np.arange(len(Lats)) + (k - 0.5) * 0.3
-            ax.bar(x, [s["accuracy_mean"] if s else np.nan for s in sel], 0.3,
-                   yerr=[s["accuracy_std"] if s else 0 for s in sel], label=learner, alpha=0.8)
-            ax.plot(x, [s["accuracy_after_reset_mean"] if s else np.nan for s in sel], "kv", ms=5,
-                    label="after reset" if k == 0 else None)
-        base = np.mean([r["majority_baseline"] for r in summary if r["L"] == L])
-        ax.axhline(0.5, color="k", ls=":", lw=1)
-        ax.axhline(base, color="r", ls="--", lw=1, label="majority bit")
-        ax.set(xticks=np.arange(len(Lats)), xticklabels=[f"Lat {d}" for d in Lats], title=f"L = {L}",
-               ylim=(0.3, 1.02))
-    axes[0][0].set_ylabel("held-out recall accuracy")
-    axes[0][-1].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "accuracy_grid.png"), dpi=120)
-    plt.close(fig)
-
-    fig, axes = plt.subplots(len(Ls), len(Lats), figsize=(3.2 * len(Lats), 2.6 * len(Ls)), squeeze=False,
-                             sharex=True, sharey=True)
-    for i, L in enumerate(Ls):
-        for j, d in enumerate(Lats):
-            ax = axes[i][j]
-            for learner, color in zip(LEARNERS, ("C0", "C1")):
-                for r in rows:
-                    if (r["L"], r["Lat"], r["learner"]) == (L, d, learner):
-                        g, v = zip(*r["heldout_curve"])
-                        ax.plot(g, v, color=color, alpha=0.7, lw=1, label=learner if r["seed"] == rows[0]["seed"] else None)
-            ax.axhline(0.5, color="k", ls=":", lw=0.8)
-            ax.set_title(f"L={L}, Lat={d}", fontsize=9)
-    axes[-1][0].set(xlabel="generation", ylabel="held-out accuracy")
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "curves.png"), dpi=110)
-    plt.close(fig)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lengths", type=int, nargs="+", default=[4, 8, 16])
@@ -163,7 +117,14 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="results/working_memory")
     p.add_argument("--runs", default="runs/working_memory_grid")
+    p.add_argument("--replot", action="store_true", help="only redraw the figures from --out's JSON files")
     args = p.parse_args(argv)
+    if args.replot:
+        with open(os.path.join(args.out, "summary.json")) as fh:
+            summary = json.load(fh)["rows"]
+        with open(os.path.join(args.out, "runs.json")) as fh:
+            plot_grid(summary, json.load(fh), args.out)
+        return
     os.makedirs(os.path.join(args.out, "logs"), exist_ok=True)
     os.makedirs(args.runs, exist_ok=True)
     groups = [(L, d, learner) for L in args.lengths for d in args.delays for learner in args.learners]
@@ -188,7 +149,7 @@ def main(argv=None):
         json.dump({"meta": meta, "rows": summary}, fh, indent=1)
     with open(os.path.join(args.out, "runs.json"), "w") as fh:
         json.dump(rows, fh, indent=1)
-    plot(summary, rows, args.out)
+    plot_grid(summary, rows, args.out)
     print(f"wrote {args.out}/summary.json in {meta['wall_seconds']:.0f} s")
 
 
