@@ -131,3 +131,19 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     assert strip_time(_read_log(killed_dir)) == strip_time(_read_log(full_dir))
     np.testing.assert_array_equal(np.load(killed_dir / "best_genome.npy"), np.load(full_dir / "best_genome.npy"))
     assert json.load(open(killed_dir / "eval.json")) == json.load(open(full_dir / "eval.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.runtime
+def test_executors_identical_on_a_brian2_device(tmp_path):
+    """Shards on worker processes, each with its own compiled Brian2 network, match in-process."""
+    kw = dict(device="runtime", generations=2, eval_every=0, shards=2)
+    inproc, _ = _train_last(tmp_path, "in", **kw)
+    pool, _ = _train_last(tmp_path, "pool", executor="process", workers=2, **kw)
+    assert inproc == pool
+
+
+def _train_last(tmp_path, name, **kw):
+    config = small_config(**kw)
+    log = Trainer(config, tmp_path / name, problem_for(config)).run()
+    return strip_time(log), None
