@@ -19,8 +19,11 @@ def curve(log, key):
     return np.array(g), np.array(v, dtype=float)
 
 
-def plot_training(run_dirs, path, labels=None, heldout_label="held-out score", chance=None, title=None):
-    """Mean training fitness and held-out score against generations, one line per run directory."""
+def plot_training(run_dirs, path, labels=None, heldout_label="held-out score", levels=None, title=None):
+    """Mean training fitness and held-out score against generations, one line per run directory.
+
+    ``levels`` maps a label to a horizontal reference line on the held-out panel (chance, baselines).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -36,8 +39,8 @@ def plot_training(run_dirs, path, labels=None, heldout_label="held-out score", c
         ax_fit.plot(g, best, color=line.get_color(), alpha=0.4, lw=0.8)
         gh, held = curve(log, "heldout")
         ax_held.plot(gh, held, "o-", color=line.get_color(), label=label, ms=3)
-    if chance is not None:
-        ax_held.axhline(chance, color="k", ls=":", lw=1, label="chance")
+    for (name, level), style in zip((levels or {}).items(), (":", "--", "-.")):
+        ax_held.axhline(level, color="k", ls=style, lw=1, label=name)
     ax_fit.set(xlabel="generation", ylabel="training fitness", title="population mean (faint: best)")
     ax_held.set(xlabel="generation", ylabel=heldout_label, title="recommendation on held-out episodes")
     ax_held.legend(fontsize=8)

@@ -43,9 +43,10 @@ def _evaluate(run_dir, problem=None, config=None):
         result["after_reset"] = problem.heldout(genome, seed, reset=True)
     with open(os.path.join(run_dir, "eval.json"), "w") as fh:
         json.dump(result, fh, indent=1)
+    wm = config.protocol == "working_memory"
+    levels = {"chance": 0.5, "majority bit": metrics["majority_baseline"]} if wm else None
     plot_training([run_dir], os.path.join(run_dir, "training.png"), labels=[config.learner],
-                  heldout_label="held-out accuracy" if config.protocol == "working_memory" else "held-out score",
-                  chance=0.5 if config.protocol == "working_memory" else None,
+                  heldout_label="held-out accuracy" if wm else "held-out score", levels=levels,
                   title=f"{config.protocol} ({config.learner}, {config.optimizer}, seed {config.seed})")
     return {"eval": os.path.join(run_dir, "eval.json"), "figure": os.path.join(run_dir, "training.png"),
             "heldout_score": metrics["score"]}
