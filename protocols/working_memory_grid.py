@@ -37,7 +37,8 @@ def run_group(length, delay, learner, seeds, args):
             generations=args.generations, seed=seed, eval_every=args.eval_every, device=args.device,
             progress=False,
             task={"length": length, "delay": delay, "batch": args.batch, "n_hidden": args.hidden,
-                  "heldout_sequences": args.heldout},
+                  "heldout_sequences": args.heldout,
+                  "recurrent": {"auto": "auto", "true": True, "false": False}[args.recurrent]},
         )
         problem = WorkingMemoryProblem(config)
         run_dir = os.path.join(args.runs, f"L{length}_D{delay}_{learner}_s{seed}")
@@ -114,6 +115,8 @@ def main(argv=None):
     p.add_argument("--eval-every", type=int, default=25)
     p.add_argument("--optimizer", default="PGPE")
     p.add_argument("--device", default="cpp_standalone")
+    p.add_argument("--recurrent", choices=("auto", "true", "false"), default="auto",
+                   help="hidden->hidden projection: auto = for the weights learner only")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="results/working_memory")
     p.add_argument("--runs", default="runs/working_memory_grid")
