@@ -9,7 +9,6 @@ sequence runs in its own network copy, so plastic weights are per sequence. The 
 the smooth `fitness` of `working_memory_task`; the reported metric is recall accuracy (chance 0.5)
 on fresh held-out sequences.
 """
-import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pdlf_brian.errors import ConfigError
+from pdlf_brian.evolution.config import known_keys
 from pdlf_brian.evolution.problem import Evaluation, Problem
 from pdlf_brian.layout import GenomeLayout, NetworkShape
 from pdlf_brian.models import PDLF_RULE, STATIC_SYNAPSE, TERNARY_LIF
@@ -40,11 +40,7 @@ class WorkingMemorySettings:
 
     @classmethod
     def from_dict(cls, data):
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            raise ConfigError(f"config section 'task': unknown key(s) {unknown}; allowed keys are {allowed}")
-        settings = cls(**data)
+        settings = cls(**known_keys(cls, data, "config section 'task'"))
         for name in ("length", "batch", "n_hidden", "heldout_sequences"):
             value = getattr(settings, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

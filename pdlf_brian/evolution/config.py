@@ -75,11 +75,16 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data):
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            raise ConfigError(f"config: unknown key(s) {unknown}; allowed keys are {allowed}")
-        return cls(**data)
+        return cls(**known_keys(cls, data, "config"))
+
+
+def known_keys(cls, data, where):
+    """Return ``data`` if every key is a field of the dataclass ``cls``; else raise `ConfigError`."""
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed keys are {allowed}")
+    return data
 
 
 def _parse_value(text):
