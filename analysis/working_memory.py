@@ -82,3 +82,41 @@ def plot_grid(summary, rows, out):
     fig.tight_layout()
     fig.savefig(os.path.join(out, "by_position_and_rates.png"), dpi=110)
     plt.close(fig)
+
+
+#: Paper's final accuracies (plastic, weight-trained), 4 seeds, both with a GRU branch (spec 5.1).
+PAPER_ACCURACY = {
+    (8, 0): (0.988, 0.988), (8, 8): (0.916, 0.870), (8, 16): (0.883, 0.753), (8, 32): (0.789, 0.662),
+    (16, 0): (0.944, 0.758), (16, 8): (0.801, 0.823), (16, 16): (0.808, 0.751), (16, 32): (0.678, 0.552),
+    (32, 0): (0.800, 0.753), (32, 8): (0.743, 0.683), (32, 16): (0.665, 0.621), (32, 32): (0.657, 0.557),
+    (64, 0): (0.660, 0.592), (64, 8): (0.640, 0.564), (64, 16): (0.624, 0.549), (64, 32): (0.585, 0.500),
+}
+
+
+def summary_table(summary, extra=None):
+    """Markdown table: ours (mean +- std over seeds) beside the paper, per (L, Lat).
+
+    ``extra`` is an optional second summary (e.g. a plastic network with recurrence) shown as a column.
+    """
+    def cell(row, key="accuracy"):
+        return "-" if row is None else f"{row[f'{key}_mean']:.3f} ± {row[f'{key}_std']:.3f}"
+
+    def find(rows, L, d, learner):
+        return next((r for r in rows if (r["L"], r["Lat"], r["learner"]) == (L, d, learner)), None)
+
+    head = ["L", "Lat", "majority bit", "plastic", "weights"]
+    if extra:
+        head.append("plastic + recurrence")
+    head += ["plastic after reset", "weights after reset", "paper plastic / weights"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for L, d in sorted({(r["L"], r["Lat"]) for r in summary}):
+        p, w = find(summary, L, d, "plastic"), find(summary, L, d, "weights")
+        base = (p or w)["majority_baseline"]
+        cells = [str(L), str(d), f"{base:.3f}", cell(p), cell(w)]
+        if extra:
+            cells.append(cell(find(extra, L, d, "plastic")))
+        paper = PAPER_ACCURACY.get((L, d))
+        cells += [cell(p, "accuracy_after_reset"), cell(w, "accuracy_after_reset"),
+                  "-" if paper is None else f"{paper[0]:.3f} / {paper[1]:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -356,7 +356,7 @@ class PopulationNetwork:
             raise ConfigError("inputs: all values must be finite (found NaN or inf)")
         return inputs.reshape(n_steps, self.n_copies * self.shape.n_in)
 
-    def run(self, genomes, inputs=None, *, controller=None, n_steps=None):
+    def run(self, genomes, inputs=None, *, controller=None, n_steps=None, final_weights=True):
         """Run one episode for every copy and return a `Recording`.
 
         Parameters
@@ -371,6 +371,9 @@ class PopulationNetwork:
             shape (P, B, n_in).
         n_steps : int, optional
             Episode length for a closed-loop run (default: the network's ``n_steps``).
+        final_weights : bool
+            Return the weights at the end of the episode (``Recording.weights``); skipping them saves
+            reading every synapse back after each run.
         """
         if (inputs is None) == (controller is None):
             raise ConfigError("run: give exactly one of 'inputs' (open loop) or 'controller' (closed loop)")
@@ -403,7 +406,7 @@ class PopulationNetwork:
             else:
                 self._feed = self._closed_loop_feed(controller, T)
             self.net.run((T + 1) * DT, namespace={})
-        return self._collect(T)
+        return self._collect(T, final_weights)
 
     def _closed_loop_feed(self, controller, T):
         a = self._out.variables["a"].get_value
@@ -420,7 +423,7 @@ class PopulationNetwork:
 
         return feed
 
-    def _collect(self, T):
+    def _collect(self, T, final_weights=True):
         P, B, sh = self.n_individuals, self.batch, self.shape
 
         def series(mon, var, width):
@@ -433,8 +436,8 @@ class PopulationNetwork:
                 if name in self.record:
                     setattr(rec, name, series(self._mon["hidden"], var, sh.n_hidden))
         scale = ({p: np.asarray(getattr(self._scale, f"m_{p}")[:]) for p in ("in", "rec", "out")}
-                 if self.plastic else None)
-        for proj, n_pre, n_post in sh.projections:
+                 if self.plastic and final_weights else None)
+        for proj, n_pre, n_post in (sh.projections if final_weights else ()):
             w = np.asarray(self._syn[proj].w[:]).reshape(self.n_copies, n_pre, n_post)
             if self.plastic:
                 w = w / scale[proj][:, None, None]

@@ -91,7 +91,7 @@ class WorkingMemoryProblem(Problem):
     def evaluate(self, genomes, seed):
         trials = self.task.sample(np.random.default_rng(seed), self.settings.batch)
         net = self.network(len(genomes))
-        rec = net.run(genomes, population_inputs(trials, len(genomes)))
+        rec = net.run(genomes, population_inputs(trials, len(genomes)), final_weights=False)
         return Evaluation(fitness(self.task, trials, rec.output), len(genomes) * trials.inputs.shape[0]
                           * self.settings.batch)
 
@@ -145,6 +145,6 @@ class _NumpyNetwork:
     def __init__(self, ref, n_individuals, batch, record, reset_steps):
         self.ref, self.batch, self.record, self.reset_steps = ref, batch, record, reset_steps
 
-    def run(self, genomes, inputs):
+    def run(self, genomes, inputs, final_weights=True):
         inputs = np.asarray(inputs)
         return self.ref.run(genomes, inputs, batch=self.batch, record=self.record, reset_steps=self.reset_steps)
