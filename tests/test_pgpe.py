@@ -6,7 +6,6 @@ only sees the candidates the optimizer hands out and the losses we tell it.
 """
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 import pickle
