@@ -27,6 +27,7 @@ The last step's plasticity is applied by one extra ("flush") step whose outputs 
 NumPy reference (`pdlf_brian.reference`) does the same computation eagerly, in the spec's order;
 ``tests/test_agreement.py`` keeps the two equal.
 """
+import logging
 import os
 import tempfile
 
@@ -43,7 +44,7 @@ from pdlf_brian.rule import PlasticityRule, ResolvedRule, StaticSynapse
 
 # The fused synaptic pass writes to postsynaptic variables in a loop whose order only matters for the
 # rounding of sums; Brian2 warns about every such code block.
-b2.BrianLogger.suppress_name("brian2.codegen.generators.base")
+logging.getLogger("brian2.codegen.generators.base").setLevel(logging.ERROR)
 
 #: Length of one simulator step (one stimulus or control step).
 DT = 1 * b2.ms
