@@ -48,7 +48,7 @@ def test_cuda_standalone_project_compiles(tmp_path, record_property):
     timing = json.loads(proc.stdout.strip().splitlines()[-1])
     timing["subprocess_seconds"] = wall
     for key, value in timing.items():
-        record_property(key, round(value, 1))
+        record_property(key, round(value, 1) if isinstance(value, float) else value)
     print(f"cuda_standalone timings (s): {timing}")
 
 
