@@ -52,13 +52,7 @@ PDLF_RULE_WITH_DECAY = PlasticityRule(
     name="pdlf_decay",
     parameters=_PDLF_PARAMETERS + "E : 1 (constant)   # weight-dependent decay\n",
     rate="eta",
-    terms={
-        "SCP": "A*x*y",
-        "PDP": "B*x",
-        "post": "C*y",
-        "drift": "D",
-        "decay": "-E*w",
-    },
+    terms=dict(PDLF_RULE.terms, decay="-E*w"),
     ablations=_PDLF_ABLATIONS,
 )
 
