@@ -313,7 +313,6 @@ class PopulationNetwork:
 
     def _monitors(self):
         self._mon = {}
-        mons = []
         self._mon["output"] = b2.StateMonitor(self._out, "a", record=True, when="end", name="mon_output")
         hidden_vars = [_HIDDEN_RECORD[r] for r in self.record if r in _HIDDEN_RECORD]
         if hidden_vars:
@@ -325,8 +324,7 @@ class PopulationNetwork:
             if self.plastic:
                 self._mon["scale"] = b2.StateMonitor(self._scale, ["m_in", "m_rec", "m_out"], record=True,
                                                      when="end", name="mon_scale")
-        mons += list(self._mon.values())
-        return mons
+        return list(self._mon.values())
 
     def _compile(self):
         import time

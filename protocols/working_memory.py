@@ -17,7 +17,7 @@ import numpy as np
 
 from pdlf_brian.errors import ConfigError
 from pdlf_brian.evolution.config import known_keys
-from pdlf_brian.evolution.problem import Evaluation, Problem
+from pdlf_brian.evolution.problem import Evaluation, Problem, cached_network
 from pdlf_brian.layout import GenomeLayout, NetworkShape
 from pdlf_brian.models import PDLF_RULE, STATIC_SYNAPSE, TERNARY_LIF
 from pdlf_brian.protocols.working_memory_task import (
@@ -120,18 +120,13 @@ class WorkingMemoryProblem(Problem):
         # evaluation networks are separate from the training one; with a standalone device the
         # process holds one project, so evaluations then use the runtime device.
         key = ("eval", self.key, n, record, reset_steps)
-        from pdlf_brian.evolution.problem import _NETWORKS
+        if self.config.device == "numpy":
+            return cached_network(key, lambda: self.build(1, batch=n, record=record, reset_steps=reset_steps))
+        from pdlf_brian.network import PopulationNetwork
 
-        if key not in _NETWORKS:
-            if self.config.device == "numpy":
-                _NETWORKS[key] = self.build(1, batch=n, record=record, reset_steps=reset_steps)
-            else:
-                from pdlf_brian.network import PopulationNetwork
-
-                _NETWORKS[key] = PopulationNetwork(self.shape, 1, batch=n, learner=self.config.learner,
-                                                   ablation=self.config.ablation, device="runtime",
-                                                   record=record, reset_steps=reset_steps)
-        return _NETWORKS[key]
+        return cached_network(key, lambda: PopulationNetwork(
+            self.shape, 1, batch=n, learner=self.config.learner, ablation=self.config.ablation,
+            device="runtime", record=record, reset_steps=reset_steps))
 
 
 def _finite_or_none(value):

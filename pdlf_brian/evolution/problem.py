@@ -10,6 +10,20 @@ import numpy as np
 _NETWORKS = {}
 
 
+def cached_network(key, build, standalone=False):
+    """This process's network for ``key``, built with ``build()`` on first use.
+
+    Brian2 holds one standalone project per process, so building a standalone network drops any
+    other standalone network from the cache (runtime and NumPy networks are kept).
+    """
+    if key not in _NETWORKS:
+        if standalone:
+            for old in [k for k, (_, was_standalone) in _NETWORKS.items() if was_standalone]:
+                del _NETWORKS[old]
+        _NETWORKS[key] = (build(), standalone)
+    return _NETWORKS[key][0]
+
+
 @dataclass
 class Evaluation:
     """Fitness to maximise per individual, and the environment steps the evaluation cost."""
@@ -29,12 +43,7 @@ class Problem:
 
     def network(self, n_individuals):
         """This process's network for ``n_individuals`` (built on first use, then reused)."""
-        key = (self.key, n_individuals)
-        if key not in _NETWORKS:
-            if len(_NETWORKS) and self.standalone:
-                _NETWORKS.clear()  # Brian2 keeps one standalone project per process
-            _NETWORKS[key] = self.build(n_individuals)
-        return _NETWORKS[key]
+        return cached_network((self.key, n_individuals), lambda: self.build(n_individuals), self.standalone)
 
     standalone = False
 

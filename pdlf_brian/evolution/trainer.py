@@ -155,6 +155,7 @@ class Trainer:
             heldout = float(metrics["score"])
             if heldout > state["best_heldout"]:
                 state["best_heldout"], state["best_genome"] = heldout, genome
+                _atomic_write(self.paths["best_genome.npy"], _npy_bytes(genome))
         state["env_steps"] += int(steps)
         state["wall_time"] += time.perf_counter() - start
         record = {
@@ -168,9 +169,6 @@ class Trainer:
         }
         state["log"].append(record)
         state["generation"] = gen + 1
-        if state["best_genome"] is not None and heldout is not None and heldout == state["best_heldout"]:
-            buf = _npy_bytes(state["best_genome"])
-            _atomic_write(self.paths["best_genome.npy"], buf)
         self._checkpoint(state)
         with open(self.paths["log.jsonl"], "a") as fh:
             fh.write(json.dumps(record) + "\n")
