@@ -71,7 +71,7 @@ def worker(kind, P, T, threads):
 
     start = time.perf_counter()
     if kind == "runtime":
-        net = PopulationNetwork(shape, P, device="runtime")
+        net = PopulationNetwork(shape, P, synapse=PDLF_RULE.resolve("full"), device="runtime")
         genomes = rng.normal(0, 0.04, (P, net.genome_size))
         short, long_ = max(5, T // 10), T
         inputs = rng.normal(0, 1, (long_, P, 1, SHAPE[0]))
@@ -83,7 +83,8 @@ def worker(kind, P, T, threads):
         result["overhead_s"] = t_short - short * result["seconds_per_step"]
         return result
     directory = tempfile.mkdtemp(prefix="pdlf_bench_")
-    net = PopulationNetwork(shape, P, device="cpp_standalone", n_steps=T, threads=threads,
+    net = PopulationNetwork(shape, P, synapse=PDLF_RULE.resolve("full"), device="cpp_standalone", n_steps=T,
+                            threads=threads,
                             directory=directory)
     result["compile_s"] = net.compile_seconds
     genomes = rng.normal(0, 0.04, (P, net.genome_size))

@@ -14,7 +14,10 @@ To add a term, declare its parameter and add the term, e.g. a weight-dependent d
     terms = dict(PDLF_RULE.terms, decay="-E*w")
 
 The engine reads the parameters from the declarations and sizes the genome from them; nothing else
-needs to change. A parameter used only by switched-off terms is not part of the genome.
+needs to change. A parameter used only by switched-off terms is not part of the genome. Register a
+rule to train it by name (``pdlf train working_memory --set rule=pdlf_decay``)::
+
+    MY_RULE = PlasticityRule(...).set_name("mine", register=True)
 """
 from pdlf_brian.rule import PlasticityRule, StaticSynapse, everything, only, without
 
@@ -45,7 +48,7 @@ PDLF_RULE = PlasticityRule(
         "drift": "D",
     },
     ablations=_PDLF_ABLATIONS,
-)
+).set_name("pdlf", register=True)
 
 #: Example of a user-extended rule: the PDLF rule plus a weight-dependent decay ``-E*w``.
 PDLF_RULE_WITH_DECAY = PlasticityRule(
@@ -54,7 +57,7 @@ PDLF_RULE_WITH_DECAY = PlasticityRule(
     rate="eta",
     terms=dict(PDLF_RULE.terms, decay="-E*w"),
     ablations=_PDLF_ABLATIONS,
-)
+).set_name("pdlf_decay", register=True)
 
 #: The weight-trained baseline: weights are the genome and stay fixed during an episode.
 STATIC_SYNAPSE = StaticSynapse(name="static")

@@ -1,21 +1,25 @@
-"""Command line: ``pdlf train <protocol> [--config FILE] [--set key=value] [--resume RUN_DIR]`` and
-``pdlf eval RUN_DIR``."""
+"""Command line: ``pdlf train <protocol> [--config FILE] [--set key=value] [--run-dir DIR]``,
+``pdlf train --resume RUN_DIR [--set generations=N]`` and ``pdlf eval RUN_DIR``."""
 import argparse
 import json
 import os
 import sys
 
-from pdlf_brian.errors import ConfigError
+from pdlf_brian.errors import ConfigError, DeviceError
 
 
 def _train(args):
-    from pdlf_brian.evolution.config import TrainConfig, load_config
+    from pdlf_brian.evolution.config import load_config, resume_config
     from pdlf_brian.evolution.trainer import Trainer
     from pdlf_brian.protocols import problem_for
+    from pdlf_brian.rundir import CHECKPOINT, CONFIG, RunDir
 
     if args.resume:
-        with open(os.path.join(args.resume, "config.json")) as fh:
-            config = TrainConfig.from_dict(json.load(fh))
+        if args.config:
+            raise ConfigError("--config with --resume: a resumed run keeps its saved config.json")
+        d = RunDir(args.resume)
+        d.require(CONFIG, CHECKPOINT, action="resume")
+        config = resume_config(d.config(action="resume").to_dict(), args.set)
         run_dir = args.resume
     else:
         config = load_config(args.config, args.set, base={"protocol": args.protocol})
@@ -23,33 +27,38 @@ def _train(args):
     problem = problem_for(config)
     trainer = Trainer(config, run_dir, problem)
     log = trainer.run(resume=bool(args.resume))
-    summary = _evaluate(run_dir, problem, config)
+    summary = evaluate_run(run_dir, problem)
     print(json.dumps({"run_dir": run_dir, "generations": len(log), **summary}, indent=1))
 
 
-def _evaluate(run_dir, problem=None, config=None):
-    """Held-out evaluation of a run's recommendation; writes eval.json and training.png."""
+def evaluate_run(run_dir, problem=None, figure=True):
+    """The protocol's `final_report` of a run's chosen genome: writes eval.json (and the training figure)."""
     from pdlf_brian.analysis.curves import plot_training
     from pdlf_brian.evolution.trainer import generation_seed, load_run
     from pdlf_brian.protocols import problem_for
+    from pdlf_brian.rundir import EVAL, RunDir
 
     config, log, best, recommendation = load_run(run_dir)
     problem = problem or problem_for(config)
+    if len(recommendation) != problem.genome_size:
+        raise ConfigError(f"run directory {run_dir}: its genome has {len(recommendation)} values but the "
+                          f"{config.protocol!r} problem of its config needs {problem.genome_size}")
     genome = best if best is not None else recommendation
     seed = generation_seed(config.seed, 10**6, 2)       # a stream never used in training
-    metrics = problem.heldout(genome, seed)
-    result = {"final": metrics}
-    if config.protocol == "working_memory":
-        result["after_reset"] = problem.heldout(genome, seed, reset=True)
-    with open(os.path.join(run_dir, "eval.json"), "w") as fh:
-        json.dump(result, fh, indent=1)
+    report = problem.final_report(genome, seed)
+    report["genome"] = "best_genome.npy" if best is not None else "recommendation.npy"
+    d = RunDir(run_dir)
+    d.write_json(EVAL, report)
+    metrics = report["final"]
     wm = config.protocol == "working_memory"
     levels = {"chance": 0.5, "majority bit": metrics["majority_baseline"]} if wm else None
-    plot_training([run_dir], os.path.join(run_dir, "training.png"), labels=[config.learner],
-                  heldout_label="held-out accuracy" if wm else "held-out score", levels=levels,
-                  title=f"{config.protocol} ({config.learner}, {config.optimizer}, seed {config.seed})")
-    return {"eval": os.path.join(run_dir, "eval.json"), "figure": os.path.join(run_dir, "training.png"),
-            "heldout_score": metrics["score"]}
+    result = {"eval": d / EVAL, "heldout_score": metrics["score"]}
+    if figure:
+        result["figure"] = d.figure_path("training.png")
+        plot_training([run_dir], result["figure"], labels=[config.learner],
+                      heldout_label="held-out accuracy" if wm else "held-out score", levels=levels,
+                      title=f"{config.protocol} ({config.learner}, {config.optimizer}, seed {config.seed})")
+    return result
 
 
 def main(argv=None):
@@ -59,18 +68,19 @@ def main(argv=None):
     train.add_argument("protocol", nargs="?", default="working_memory")
     train.add_argument("--config", help="JSON or TOML file with config keys")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override a config key (task.length=8); repeatable")
+                       help="override a config key (task.length=8); repeatable; with --resume only "
+                            "generations, progress, executor, workers, scheduler and shards")
     train.add_argument("--run-dir", help="where to write the run (default runs/<protocol>-<learner>-seed<seed>)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    ev = sub.add_parser("eval", help="evaluate a run's recommendation on held-out episodes")
+    ev = sub.add_parser("eval", help="evaluate a run's chosen genome on held-out episodes")
     ev.add_argument("run_dir")
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
             _train(args)
         else:
-            print(json.dumps(_evaluate(args.run_dir), indent=1))
-    except ConfigError as exc:
+            print(json.dumps(evaluate_run(args.run_dir), indent=1))
+    except (ConfigError, DeviceError) as exc:
         print(f"pdlf: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -10,17 +10,20 @@ from pdlf_brian.errors import ConfigError, DeviceError
 @dataclass(frozen=True)
 class DeviceInfo:
     name: str
-    standalone: bool
-    closed_loop: bool   # can Python code (a network operation) run during a simulation?
+    engine: str         # 'brian2' (a PopulationNetwork) or 'numpy' (the NumPy reference)
+    standalone: bool    # a compiled project, one per process
+    closed_loop: bool   # can Python code (a controller) run during a simulation?
     doc: str
 
 
 DEVICES = {
-    "runtime": DeviceInfo("runtime", False, True,
+    "numpy": DeviceInfo("numpy", "numpy", False, True,
+                        "the NumPy reference (pdlf_brian.reference) as a device; fastest for tiny networks"),
+    "runtime": DeviceInfo("runtime", "brian2", False, True,
                           "Cython runtime code generation; closed loop through a network operation"),
-    "cpp_standalone": DeviceInfo("cpp_standalone", True, False,
+    "cpp_standalone": DeviceInfo("cpp_standalone", "brian2", True, False,
                                  "C++ standalone, compiled once and re-run with run_args (open loop)"),
-    "cuda_standalone": DeviceInfo("cuda_standalone", True, False,
+    "cuda_standalone": DeviceInfo("cuda_standalone", "brian2", True, False,
                                   "CUDA standalone through brian2cuda (open loop; needs a GPU to run)"),
 }
 
@@ -32,13 +35,23 @@ def device_info(name):
     return DEVICES[name]
 
 
+def evaluation_device(name):
+    """The device for extra (held-out, analysis) networks of a process that trains on ``name``.
+
+    Brian2 holds one standalone project per process, so a process training on a standalone device
+    evaluates on the runtime device instead of replacing (and recompiling) its training project.
+    """
+    return "runtime" if device_info(name).standalone else name
+
+
 def check_closed_loop(name):
     """Raise `DeviceError` if a closed-loop run (Python during the run) is asked of a standalone device."""
     if not device_info(name).closed_loop:
         raise DeviceError(
             f"device {name!r} cannot run Python code during a simulation (Brian2 would silently drop the "
-            "network operation). Closed-loop runs (environments) need device='runtime'; open-loop runs "
-            "with inputs known in advance can use any device."
+            "network operation). Closed-loop runs (environments) need a device with closed_loop=True "
+            f"({[d.name for d in DEVICES.values() if d.closed_loop]}); open-loop runs with inputs known "
+            "in advance can use any device."
         )
 
 
@@ -57,6 +70,8 @@ def activate(name, directory=None, threads=0, float_dtype="float64", **cuda_opti
     Brian2 has one device per process, so only one standalone project can be built at a time.
     """
     info = device_info(name)
+    if info.engine != "brian2":
+        raise ConfigError(f"device: {name!r} is not a Brian2 device")
     if float_dtype not in ("float64", "float32"):
         raise ConfigError(f"float_dtype: expected 'float64' or 'float32', got {float_dtype!r}")
     import numpy as np

@@ -104,3 +104,21 @@ class GenomeLayout:
             (proj, var): genomes[:, start:stop].reshape(len(genomes), *shp)
             for proj, var, start, stop, shp in self.blocks
         }
+
+
+def check_inputs(inputs, n_steps, n_individuals, batch, n_in):
+    """Return open-loop ``inputs`` as a float64 array (T, P, B, n_in), or raise `ConfigError`.
+
+    ``(T, P*B, n_in)`` is accepted too. ``n_steps`` None takes T from the inputs.
+    """
+    inputs = np.asarray(inputs, dtype=np.float64)
+    T = len(inputs) if n_steps is None else n_steps
+    expected = (T, n_individuals, batch, n_in)
+    if inputs.shape == (T, n_individuals * batch, n_in):
+        inputs = inputs.reshape(expected)
+    if inputs.shape != expected:
+        raise ConfigError(f"inputs: expected shape {expected} (steps, individuals, batch, n_in) "
+                          f"or {(T, n_individuals * batch, n_in)}, got {inputs.shape}")
+    if not np.all(np.isfinite(inputs)):
+        raise ConfigError("inputs: all values must be finite (found NaN or inf)")
+    return inputs

@@ -36,9 +36,10 @@ import numpy as np
 from brian2.utils.stringtools import word_substitute
 
 from pdlf_brian import devices
+from pdlf_brian import interventions as interventions_mod
 from pdlf_brian.errors import ConfigError, DeviceError
-from pdlf_brian.layout import LEARNERS, GenomeLayout, NetworkShape
-from pdlf_brian.models import PDLF_RULE, STATIC_SYNAPSE, TERNARY_LIF
+from pdlf_brian.layout import GenomeLayout, NetworkShape, check_inputs
+from pdlf_brian.models import TERNARY_LIF
 from pdlf_brian.recording import Recording
 from pdlf_brian.rule import PlasticityRule, ResolvedRule, StaticSynapse
 
@@ -69,16 +70,15 @@ def _dense_indices(n_copies, n_pre, n_post):
     return (c * n_pre + i).ravel(), (c * n_post + j).ravel()
 
 
-def _resolve_synapse(learner, rule, ablation):
-    if learner not in LEARNERS:
-        raise ConfigError(f"learner: unknown learner {learner!r}; allowed values are {list(LEARNERS)}")
-    if learner == "weights":
-        return STATIC_SYNAPSE
-    if isinstance(rule, ResolvedRule):
-        return rule
-    if not isinstance(rule, PlasticityRule):
-        raise ConfigError(f"rule: expected a PlasticityRule, got {type(rule).__name__}")
-    return rule.resolve(ablation)
+def check_synapse(synapse):
+    """Return ``synapse`` if it is a resolved rule or a static synapse; else a clear `ConfigError`."""
+    if isinstance(synapse, PlasticityRule):
+        raise ConfigError(f"synapse: the rule {synapse.name!r} has no ablation applied; pass "
+                          f"rule.resolve(ablation) (ablations: {list(synapse.ablations)}) or use "
+                          "pdlf_brian.rule.resolve_synapse(learner, rule, ablation)")
+    if not isinstance(synapse, (ResolvedRule, StaticSynapse)):
+        raise ConfigError(f"synapse: expected a ResolvedRule or a StaticSynapse, got {type(synapse).__name__}")
+    return synapse
 
 
 class PopulationNetwork:
@@ -90,14 +90,12 @@ class PopulationNetwork:
         Sizes of one copy (inputs, hidden LIF neurons, outputs, recurrence).
     n_individuals : int
         P, the number of genomes evaluated together.
+    synapse : ResolvedRule or StaticSynapse
+        A plasticity rule with its ablation applied (the plastic learner: weights start at 0 every
+        episode and the genome holds the rule's parameters), or the static synapse (the
+        weight-trained learner: the genome holds the weights). See `pdlf_brian.rule.resolve_synapse`.
     batch : int
         B, independent copies per individual (each with its own plastic weights and inputs).
-    learner : {'plastic', 'weights'}
-        Evolve the plasticity rule (weights start at 0 every episode) or the weights themselves.
-    rule : PlasticityRule or ResolvedRule
-        The plasticity rule (plastic learner only).
-    ablation : str
-        Name of one of the rule's ablations ('full', 'no-SCP', 'no-PDP', 'SCP-only', 'PDP-only').
     neuron : NeuronModel
     device : {'runtime', 'cpp_standalone', 'cuda_standalone'}
     n_steps : int
@@ -106,6 +104,8 @@ class PopulationNetwork:
         Any of 'output', 'spikes', 'trace', 'voltage'.
     record_weights : bool
         Record all weights after every step (small networks only).
+    interventions : tuple
+        Objects from `pdlf_brian.interventions` (e.g. `StateReset`), applied every episode.
     directory : path, optional
         Standalone project directory (a temporary one by default).
     threads : int
@@ -114,17 +114,13 @@ class PopulationNetwork:
     cuda_options : dict, optional
         Passed to `pdlf_brian.cuda.configure_brian2cuda`.
 
-    Examples
-    --------
-    >>> net = PopulationNetwork(NetworkShape(3, 16, 1), n_individuals=4)   # doctest: +SKIP
-    >>> rec = net.run(genomes, inputs)                                      # doctest: +SKIP
-    >>> rec.output.shape   # (T, P, B, n_out)                               # doctest: +SKIP
+    Most code builds it through `pdlf_brian.engine.make_network`, which also offers the NumPy
+    reference behind the same interface.
     """
 
-    def __init__(self, shape, n_individuals, *, batch=1, learner="plastic", rule=PDLF_RULE,
-                 ablation="full", neuron=TERNARY_LIF, device="runtime", n_steps=None,
-                 record=("output",), record_weights=False, reset_steps=(), directory=None, threads=0,
-                 float_dtype="float64", cuda_options=None):
+    def __init__(self, shape, n_individuals, *, synapse, batch=1, neuron=TERNARY_LIF, device="runtime",
+                 n_steps=None, record=("output",), record_weights=False, interventions=(), directory=None,
+                 threads=0, float_dtype="float64", cuda_options=None):
         if not isinstance(shape, NetworkShape):
             raise ConfigError(f"shape: expected a NetworkShape, got {type(shape).__name__}")
         for name, value in (("n_individuals", n_individuals), ("batch", batch)):
@@ -141,18 +137,17 @@ class PopulationNetwork:
         self.n_individuals = int(n_individuals)
         self.batch = int(batch)
         self.n_copies = self.n_individuals * self.batch
-        self.learner = learner
-        self.synapse = _resolve_synapse(learner, rule, ablation)
+        self.synapse = check_synapse(synapse)
         self.plastic = isinstance(self.synapse, ResolvedRule)
+        self.learner = "plastic" if self.plastic else "weights"
         self.neuron = neuron
         self.layout = GenomeLayout(shape, self.synapse)
         self.device = device
         self.n_steps = n_steps
         self.record = tuple(record)
         self.record_weights = record_weights
-        self.reset_steps = tuple(int(k) for k in reset_steps)
-        if any(k < 1 for k in self.reset_steps):
-            raise ConfigError(f"reset_steps: steps must be >= 1, got {list(self.reset_steps)}")
+        self.interventions = interventions_mod.check_all(interventions, shape, n_steps)
+        self.reset_steps = interventions_mod.reset_steps(self.interventions)
         self.float_dtype = float_dtype
         if self.info.standalone:
             directory = directory or tempfile.mkdtemp(prefix=f"pdlf_{device}_")
@@ -344,15 +339,7 @@ class PopulationNetwork:
         return values
 
     def _check_inputs(self, inputs, n_steps):
-        inputs = np.asarray(inputs, dtype=np.float64)
-        expected = (n_steps, self.n_individuals, self.batch, self.shape.n_in)
-        if inputs.shape == (n_steps, self.n_copies, self.shape.n_in):
-            inputs = inputs.reshape(expected)
-        if inputs.shape != expected:
-            raise ConfigError(f"inputs: expected shape {expected} (steps, individuals, batch, n_in) "
-                              f"or {(n_steps, self.n_copies, self.shape.n_in)}, got {inputs.shape}")
-        if not np.all(np.isfinite(inputs)):
-            raise ConfigError("inputs: all values must be finite (found NaN or inf)")
+        inputs = check_inputs(inputs, n_steps, self.n_individuals, self.batch, self.shape.n_in)
         return inputs.reshape(n_steps, self.n_copies * self.shape.n_in)
 
     def run(self, genomes, inputs=None, *, controller=None, n_steps=None, final_weights=True):

@@ -7,7 +7,9 @@ baseline.
 """
 import numpy as np
 
+from pdlf_brian.errors import ConfigError
 from pdlf_brian.expressions import evaluate
+from pdlf_brian.interventions import check_all, reset_steps
 from pdlf_brian.layout import GenomeLayout, NetworkShape
 from pdlf_brian.neuron import NeuronModel
 from pdlf_brian.recording import Recording
@@ -100,31 +102,59 @@ class ReferenceNetwork:
         for var in self.state:
             self.state[var][:] = 0.0
 
-    def run(self, genomes, inputs, batch=1, record=("output",), record_weights=False, reset_steps=()):
-        """Run an open-loop episode.
+    def run(self, genomes, inputs=None, batch=1, record=("output",), record_weights=False, *,
+            controller=None, n_steps=None, interventions=()):
+        """Run one episode, open loop (``inputs``) or closed loop (``controller``).
 
         Parameters
         ----------
         genomes : array (P, genome_size)
-        inputs : array (T, P, B, n_in) or (T, P*B, n_in)
+        inputs : array (T, P, B, n_in) or (T, P*B, n_in), optional
+            Open loop: the whole input sequence.
+        batch : int
+            B, copies per individual.
         record : subset of ("output", "spikes", "trace", "voltage")
         record_weights : bool
             Also return the weights after every step (memory: T x copies x synapses).
-        reset_steps : sequence of int
-            Zero the hidden state before these steps (the memory-in-weights test).
+        controller : callable, optional
+            Closed loop: ``controller(step, output)`` gets the readout of the previous step, shape
+            (P, B, n_out) (zeros at step 0), and returns this step's input, shape (P, B, n_in).
+        n_steps : int, optional
+            Episode length of a closed-loop run.
+        interventions : tuple
+            Objects from `pdlf_brian.interventions` (e.g. `StateReset`).
         """
         genomes = np.asarray(genomes)
         P = len(genomes)
-        inputs = np.asarray(inputs, dtype=self.dtype).reshape(len(inputs), P * batch, self.shape.n_in)
+        n_in, C = self.shape.n_in, P * batch
+        if (inputs is None) == (controller is None):
+            raise ConfigError("run: give exactly one of 'inputs' (open loop) or 'controller' (closed loop)")
+        if controller is None:
+            inputs = np.asarray(inputs, dtype=self.dtype).reshape(len(inputs), C, n_in)
+            T = len(inputs)
+        else:
+            T = n_steps
+            if not isinstance(T, (int, np.integer)) or T < 1:
+                raise ConfigError(f"n_steps: expected a positive integer, got {T!r}")
+        resets = set(reset_steps(check_all(interventions, self.shape, None)))
         self.reset(genomes, batch)
-        T = len(inputs)
         out = {k: [] for k in record}
         history = {p: [] for p, _, _ in self.shape.projections} if record_weights else None
         names = {"output": None, "spikes": "s", "trace": "h", "voltage": "v"}
+        previous = np.zeros((P, batch, self.shape.n_out))
         for t in range(T):
-            if t in reset_steps:
+            if controller is None:
+                x = inputs[t]
+            else:
+                x = np.asarray(controller(t, previous.copy()), dtype=self.dtype)
+                if x.size != C * n_in or not np.all(np.isfinite(x)):
+                    raise ConfigError(f"controller: must return {C * n_in} finite values (shape {(P, batch, n_in)}) "
+                                      f"at step {t}, got shape {x.shape}")
+                x = x.reshape(C, n_in)
+            if t in resets:
                 self.reset_state()
-            a = self.step(inputs[t])
+            a = self.step(x)
+            previous = a.reshape(P, batch, self.shape.n_out)
             for k in record:
                 out[k].append(a if k == "output" else self.state[names[k]].copy())
             if record_weights:
@@ -134,7 +164,7 @@ class ReferenceNetwork:
         def shaped(arr, last):
             return np.asarray(arr).reshape(T, P, batch, *last)
 
-        rec = Recording(output=shaped(out.get("output", np.zeros((T, P * batch, self.shape.n_out))),
+        rec = Recording(output=shaped(out.get("output", np.zeros((T, C, self.shape.n_out))),
                                       (self.shape.n_out,)))
         for k in ("spikes", "trace", "voltage"):
             if k in out:

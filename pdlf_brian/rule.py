@@ -1,4 +1,16 @@
-"""Plasticity rules and static synapses as data: parameters declared as Brian2 equations, named terms."""
+"""Plasticity rules and static synapses as data: parameters declared as Brian2 equations, named terms.
+
+Rules are found by name in a registry (Nevergrad's pattern): ``MY_RULE.set_name("mine", register=True)``
+makes ``rule="mine"`` usable from configs, the CLI and notebooks. `get_rule` also accepts
+``"package.module:ATTRIBUTE"`` or ``"path/to/file.py:ATTRIBUTE"``, which imports a user's rule (and
+whatever it registers) in every process that needs it. `resolve_synapse` turns a learner, a rule and
+an ablation into the one synapse model the engine receives.
+"""
+import dataclasses
+import importlib
+import importlib.util
+import os
+import sys
 from dataclasses import dataclass, field
 
 from brian2 import Equations
@@ -126,6 +138,13 @@ class PlasticityRule:
     def parameter_names(self):
         return [e.varname for e in Equations(self.parameters).ordered]
 
+    def set_name(self, name, register=False):
+        """A copy of this rule called ``name``; ``register=True`` also adds it to the registry."""
+        rule = dataclasses.replace(self, name=name)
+        if register:
+            register_rule(rule)
+        return rule
+
     def resolve(self, ablation="full"):
         """Apply a named ablation; returns a `ResolvedRule`."""
         if ablation not in self.ablations:
@@ -142,3 +161,77 @@ class StaticSynapse:
     """A synapse whose weight is evolved directly and held fixed during an episode."""
 
     name: str = "static"
+
+
+#: Registered plasticity rules by name (see `register_rule`, `PlasticityRule.set_name`).
+RULES = {}
+
+
+def register_rule(rule):
+    """Make ``rule`` available as ``rule=<its name>`` in configs; re-registering a name replaces it."""
+    if not isinstance(rule, PlasticityRule):
+        raise ConfigError(f"register_rule: expected a PlasticityRule, got {type(rule).__name__}")
+    RULES[rule.name] = rule
+    return rule
+
+
+def _import_object(spec):
+    target, attribute = spec.rsplit(":", 1)
+    if target.endswith(".py"):
+        path = os.path.abspath(target)
+        if not os.path.exists(path):
+            raise ConfigError(f"config field 'rule': {spec!r}: no such file {path}")
+        module_name = "pdlf_user_rule_" + str(abs(hash(path)))
+        module = sys.modules.get(module_name)
+        if module is None:
+            loader_spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules[module_name] = module
+            loader_spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
+            raise ConfigError(f"config field 'rule': {spec!r}: cannot import {target!r}: {exc}") from None
+    if not hasattr(module, attribute):
+        raise ConfigError(f"config field 'rule': {spec!r}: {target!r} has no attribute {attribute!r}")
+    return getattr(module, attribute)
+
+
+def get_rule(spec):
+    """The `PlasticityRule` named ``spec`` in the registry, or imported from ``module:ATTR`` / ``file.py:ATTR``."""
+    import pdlf_brian.models  # noqa: F401  registers the built-in rules
+
+    if isinstance(spec, PlasticityRule):
+        return spec
+    if not isinstance(spec, str) or not spec:
+        raise ConfigError(f"config field 'rule': expected a rule name, got {spec!r}")
+    if ":" in spec:
+        rule = _import_object(spec)
+        if not isinstance(rule, PlasticityRule):
+            raise ConfigError(f"config field 'rule': {spec!r} is a {type(rule).__name__}, not a PlasticityRule")
+        return rule
+    if spec not in RULES:
+        raise ConfigError(f"config field 'rule': unknown rule {spec!r}; registered rules are {sorted(RULES)} "
+                          "(or give 'package.module:NAME' or 'path/to/file.py:NAME')")
+    return RULES[spec]
+
+
+def resolve_synapse(learner, rule="pdlf", ablation="full"):
+    """The synapse model of a learner: the rule with ``ablation`` applied, or the static synapse.
+
+    Parameters
+    ----------
+    learner : {'plastic', 'weights'}
+    rule : str or PlasticityRule
+        A registered name, ``module:ATTR``/``file.py:ATTR``, or the rule itself (plastic learner only).
+    ablation : str
+        One of the rule's named ablations (plastic learner only).
+    """
+    from pdlf_brian.layout import LEARNERS
+
+    if learner not in LEARNERS:
+        raise ConfigError(f"config field 'learner': unknown learner {learner!r}; allowed values are {list(LEARNERS)}")
+    if learner == "weights":
+        return StaticSynapse(name="static")
+    return get_rule(rule).resolve(ablation)

@@ -1,15 +1,36 @@
-"""Runnable experiments (importable as ``pdlf_brian.protocols``), by name."""
+"""Runnable experiments (importable as ``pdlf_brian.protocols``), found by name.
+
+A protocol is a `pdlf_brian.evolution.problem.Problem` subclass registered under a name; configs
+select it with ``protocol = "<name>"``. Built-in protocols are imported on first use; a user's own
+is added with `register_protocol`.
+"""
+import importlib
+
 from pdlf_brian.errors import ConfigError
+
+#: Protocol name -> the Problem class, or ``"module:Class"`` imported on first use.
+PROTOCOLS = {
+    "working_memory": "pdlf_brian.protocols.working_memory:WorkingMemoryProblem",
+}
+
+
+def register_protocol(name, problem_class):
+    """Make ``problem_class`` trainable as ``protocol=name``."""
+    PROTOCOLS[name] = problem_class
+    return problem_class
+
+
+def protocol_class(name):
+    """The Problem class registered as ``name``."""
+    if name not in PROTOCOLS:
+        raise ConfigError(f"config field 'protocol': unknown protocol {name!r}; allowed values are {list(PROTOCOLS)}")
+    target = PROTOCOLS[name]
+    if isinstance(target, str):
+        module, attribute = target.split(":")
+        target = getattr(importlib.import_module(module), attribute)
+    return target
 
 
 def problem_for(config):
     """The training `Problem` of ``config.protocol``."""
-    if config.protocol == "working_memory":
-        from pdlf_brian.protocols.working_memory import WorkingMemoryProblem
-
-        return WorkingMemoryProblem(config)
-    raise ConfigError(f"config field 'protocol': unknown protocol {config.protocol!r}; "
-                      f"allowed values are {list(PROTOCOLS)}")
-
-
-PROTOCOLS = ("working_memory",)
+    return protocol_class(config.protocol)(config)

@@ -9,22 +9,20 @@ sequence runs in its own network copy, so plastic weights are per sequence. The 
 the smooth `fitness` of `working_memory_task`; the reported metric is recall accuracy (chance 0.5)
 on fresh held-out sequences.
 """
-import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from pdlf_brian.errors import ConfigError
 from pdlf_brian.evolution.config import known_keys
-from pdlf_brian.evolution.problem import Evaluation, Problem, cached_network
+from pdlf_brian.evolution.problem import Evaluation, Problem
+from pdlf_brian.interventions import StateReset
 from pdlf_brian.layout import GenomeLayout, NetworkShape
-from pdlf_brian.models import PDLF_RULE, STATIC_SYNAPSE, TERNARY_LIF
 from pdlf_brian.protocols.working_memory_task import (
     CopyTask, accuracy, accuracy_by_position, fitness, majority_baseline, population_inputs, rate_by_phase,
+    recall_output,
 )
-
-DEVICES = ("numpy", "runtime", "cpp_standalone", "cuda_standalone")
+from pdlf_brian.rule import resolve_synapse
 
 
 @dataclass(frozen=True)
@@ -58,36 +56,15 @@ class WorkingMemoryProblem(Problem):
         self.settings = WorkingMemorySettings.from_dict(config.task)
         s = self.settings
         self.task = CopyTask(s.length, s.delay)
-        if config.device not in DEVICES:
-            raise ConfigError(f"config field 'device': unknown device {config.device!r} for working_memory; "
-                              f"allowed values are {list(DEVICES)}")
         recurrent = (config.learner == "weights") if s.recurrent == "auto" else bool(s.recurrent)
         self.shape = NetworkShape(self.task.n_inputs, s.n_hidden, 1, recurrent=recurrent)
-        self.synapse = STATIC_SYNAPSE if config.learner == "weights" else PDLF_RULE.resolve(config.ablation)
+        self.synapse = resolve_synapse(config.learner, config.rule, config.ablation)
         self.genome_size = GenomeLayout(self.shape, self.synapse).size
-        self.standalone = config.device.endswith("standalone")
+        self.batch = s.batch
+        self.n_steps = self.task.n_steps
         self.key = repr((config.device, self.shape, self.synapse, self.task, s.batch))
 
     # ------------------------------------------------------------------------------------------
-    def build(self, n_individuals, batch=None, record=("output",), reset_steps=()):
-        batch = batch or self.settings.batch
-        if self.config.device == "numpy":
-            from pdlf_brian.reference import ReferenceNetwork
-
-            return _NumpyNetwork(ReferenceNetwork(self.shape, self.synapse, TERNARY_LIF), n_individuals, batch,
-                                 record, reset_steps)
-        from pdlf_brian.network import PopulationNetwork
-
-        directory = None
-        if self.standalone:
-            root = os.environ.get("PDLF_BRIAN_CACHE", os.path.join(tempfile.gettempdir(), "pdlf_brian"))
-            name = f"wm_{self.config.learner}_L{self.task.length}_D{self.task.delay}_P{n_individuals}_B{batch}"
-            directory = os.path.join(root, "projects", f"{name}_{os.getpid()}")
-        return PopulationNetwork(self.shape, n_individuals, batch=batch, learner=self.config.learner,
-                                 ablation=self.config.ablation, device=self.config.device,
-                                 n_steps=self.task.n_steps, record=record, reset_steps=reset_steps,
-                                 directory=directory)
-
     def evaluate(self, genomes, seed):
         trials = self.task.sample(np.random.default_rng(seed), self.settings.batch)
         net = self.network(len(genomes))
@@ -102,10 +79,9 @@ class WorkingMemoryProblem(Problem):
         """
         n = n_sequences or self.settings.heldout_sequences
         trials = self.task.sample(np.random.default_rng(seed), n)
-        record = ("output", "spikes")
-        reset_steps = (self.task.length,) if reset else ()
-        net = self._evaluation_network(n, record, reset_steps)
-        rec = net.run(np.asarray(genome)[None, :], trials.inputs[:, None])
+        interventions = (StateReset((self.task.length,)),) if reset else ()
+        net = self.evaluation_network(1, n, record=("output", "spikes"), interventions=interventions)
+        rec = net.run(np.asarray(genome)[None, :], trials.inputs[:, None], final_weights=False)
         acc = float(accuracy(self.task, trials, rec.output)[0])
         rates = rate_by_phase(self.task, rec.spikes)
         return {
@@ -113,33 +89,15 @@ class WorkingMemoryProblem(Problem):
             "accuracy": acc,
             "accuracy_by_position": accuracy_by_position(self.task, trials, rec.output)[0].tolist(),
             "majority_baseline": float(majority_baseline(trials)),
+            "silent_fraction": float(np.mean(recall_output(self.task, rec.output) == 0)),
             "rate_hz_by_phase": {k: _finite_or_none(np.asarray(v).ravel()[0]) for k, v in rates.items()},
         }
 
-    def _evaluation_network(self, n, record, reset_steps):
-        # evaluation networks are separate from the training one; with a standalone device the
-        # process holds one project, so evaluations then use the runtime device.
-        key = ("eval", self.key, n, record, reset_steps)
-        if self.config.device == "numpy":
-            return cached_network(key, lambda: self.build(1, batch=n, record=record, reset_steps=reset_steps))
-        from pdlf_brian.network import PopulationNetwork
-
-        return cached_network(key, lambda: PopulationNetwork(
-            self.shape, 1, batch=n, learner=self.config.learner, ablation=self.config.ablation,
-            device="runtime", record=record, reset_steps=reset_steps))
+    def final_report(self, genome, seed):
+        """Held-out metrics of ``genome`` and the same after a state reset (memory in weights?)."""
+        return {"final": self.heldout(genome, seed), "after_reset": self.heldout(genome, seed, reset=True)}
 
 
 def _finite_or_none(value):
     value = float(value)
     return value if np.isfinite(value) else None
-
-
-class _NumpyNetwork:
-    """The NumPy reference behind the same ``run`` interface as `PopulationNetwork`."""
-
-    def __init__(self, ref, n_individuals, batch, record, reset_steps):
-        self.ref, self.batch, self.record, self.reset_steps = ref, batch, record, reset_steps
-
-    def run(self, genomes, inputs, final_weights=True):
-        inputs = np.asarray(inputs)
-        return self.ref.run(genomes, inputs, batch=self.batch, record=self.record, reset_steps=self.reset_steps)

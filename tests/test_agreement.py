@@ -6,10 +6,12 @@ Identical spikes; outputs, traces, membrane potentials and weights within a rela
 import numpy as np
 import pytest
 
+from pdlf_brian.engine import make_network
+from pdlf_brian.interventions import StateReset
 from pdlf_brian.layout import NetworkShape
 from pdlf_brian.models import PDLF_RULE, PDLF_RULE_WITH_DECAY, TERNARY_LIF
-from pdlf_brian.network import PopulationNetwork
 from pdlf_brian.reference import ReferenceNetwork
+from pdlf_brian.rule import resolve_synapse
 
 T = 210
 RECORD = ("output", "spikes", "trace", "voltage")
@@ -32,7 +34,8 @@ def assert_agrees(net, rng):
     genomes, inputs = _inputs_and_genomes(net, rng)
     got = net.run(genomes, inputs)
     ref = ReferenceNetwork(net.shape, net.synapse, TERNARY_LIF)
-    want = ref.run(genomes, inputs, batch=net.batch, record=RECORD, record_weights=True)
+    want = ref.run(genomes, inputs, batch=net.batch, record=RECORD, record_weights=True,
+                   interventions=net.interventions)
     spikes = got.spikes != 0
     # the test is only meaningful if the network is neither silent nor saturated
     assert 0.02 < spikes.mean() < 0.98, f"degenerate activity: spike fraction {spikes.mean():.3f}"
@@ -48,7 +51,7 @@ def assert_agrees(net, rng):
 
 
 # Each device gets the full rule with and without recurrence, every named ablation, a user-added
-# term and the weight-trained learner; recurrence alternates over the other cases.
+# term, the weight-trained learner and the state-reset intervention; recurrence alternates.
 CASES = [
     ("full", PDLF_RULE, False, "plastic"),
     ("full-recurrent", PDLF_RULE, True, "plastic"),
@@ -58,46 +61,74 @@ CASES = [
     ("PDP-only", PDLF_RULE, False, "plastic"),
     ("user-term-decay", PDLF_RULE_WITH_DECAY, True, "plastic"),
     ("weights-recurrent", PDLF_RULE, True, "weights"),
+    ("reset-recurrent", PDLF_RULE, True, "plastic"),
+    ("reset-weights", PDLF_RULE, True, "weights"),
 ]
+# Every cpp_standalone case recompiles part of the project (20-40 s each): the cases beyond the
+# full rule, the baseline and a reset are marked slow (run them with `pytest -m slow`).
+_CPP_DEFAULT = ("full", "full-recurrent", "weights-recurrent", "reset-recurrent")
+DEVICES = ("numpy", "runtime", "cpp_standalone")
 
 
 def _ablation(case):
-    return "full" if case.startswith(("full", "user", "weights")) else case
+    return "full" if case.startswith(("full", "user", "weights", "reset")) else case
+
+
+def _params():
+    for device in DEVICES:
+        for case in CASES:
+            slow = device == "cpp_standalone" and case[0] not in _CPP_DEFAULT
+            marks = [getattr(pytest.mark, device)] + ([pytest.mark.slow] if slow else [])
+            yield pytest.param(device, *case, id=f"{device}-{case[0]}", marks=marks)
+
+
+@pytest.mark.parametrize("device,case,rule,recurrent,learner", list(_params()))
+def test_engine_agrees_with_numpy_reference(device, case, rule, recurrent, learner, rng, cpp_directory):
+    """One body for every device: the network from `make_network` equals the reference step by step."""
+    options = {"directory": cpp_directory} if device == "cpp_standalone" else {}
+    interventions = (StateReset((70, 140)),) if case.startswith("reset") else ()
+    net = make_network(NetworkShape(4, 6, 2, recurrent=recurrent), resolve_synapse(learner, rule, _ablation(case)),
+                       n_individuals=3, batch=2, device=device, n_steps=T, record=RECORD, record_weights=True,
+                       interventions=interventions, **options)
+    first = assert_agrees(net, rng)
+    if interventions:
+        # the reset really zeroes the state: the trace is zero after the reset step's own update only
+        # where that step's spikes are zero
+        for k in (70, 140):
+            np.testing.assert_array_equal(first.trace[k] != 0, first.spikes[k] != 0)
+    if device == "cpp_standalone":
+        # re-running the compiled project with new genomes and inputs gives new, still correct, results
+        second = assert_agrees(net, rng)
+        assert not np.allclose(first.output, second.output)
 
 
 @pytest.mark.runtime
-@pytest.mark.parametrize("case,rule,recurrent,learner", CASES, ids=[c[0] for c in CASES])
-def test_runtime_agrees_with_numpy(case, rule, recurrent, learner, rng):
-    net = PopulationNetwork(NetworkShape(4, 6, 2, recurrent=recurrent), 3, batch=2, learner=learner,
-                            rule=rule, ablation=_ablation(case), device="runtime", record=RECORD,
-                            record_weights=True)
-    assert_agrees(net, rng)
+def test_closed_loop_agrees_with_numpy_reference(rng):
+    """A controller feeding back the readout gives the same run on runtime and on the reference."""
+    shape = NetworkShape(3, 8, 2, recurrent=True)
+    synapse = resolve_synapse("plastic", PDLF_RULE, "full")
+    drive = rng.normal(0, 1, (60, 2, 2, 3))
 
+    def controller(step, output):
+        return drive[step] + np.tanh(output).sum(axis=-1, keepdims=True)
 
-# Every cpp_standalone case recompiles part of the project (20-40 s each): the cases beyond the
-# full rule and the baseline are marked slow (run them with `pytest -m slow`).
-_CPP_DEFAULT = ("full", "full-recurrent", "weights-recurrent")
-CPP_CASES = [pytest.param(*c, id=c[0], marks=() if c[0] in _CPP_DEFAULT else pytest.mark.slow) for c in CASES]
-
-
-@pytest.mark.cpp_standalone
-@pytest.mark.parametrize("case,rule,recurrent,learner", CPP_CASES)
-def test_cpp_standalone_agrees_with_numpy(case, rule, recurrent, learner, rng, cpp_directory):
-    net = PopulationNetwork(NetworkShape(4, 6, 2, recurrent=recurrent), 3, batch=2, learner=learner,
-                            rule=rule, ablation=_ablation(case), device="cpp_standalone", n_steps=T,
-                            record=RECORD, record_weights=True, directory=cpp_directory)
-    first = assert_agrees(net, rng)
-    # re-running the compiled project with new genomes and inputs gives new, still correct, results
-    second = assert_agrees(net, rng)
-    assert not np.allclose(first.output, second.output)
+    runs = {}
+    for device in ("runtime", "numpy"):
+        net = make_network(shape, synapse, n_individuals=2, batch=2, device=device, record=RECORD)
+        genomes = np.random.default_rng(5).normal(0, 0.5, (2, net.genome_size))
+        runs[device] = net.run(genomes, controller=controller, n_steps=60)
+    assert np.abs(runs["numpy"].output).max() > 0
+    np.testing.assert_array_equal(runs["runtime"].spikes, runs["numpy"].spikes)
+    _close(runs["runtime"].output, runs["numpy"].output, "closed-loop output")
 
 
 @pytest.mark.runtime
 def test_user_term_changes_the_genome_and_the_dynamics(rng):
     """The decay term adds a parameter block per projection and is really applied."""
     shape = NetworkShape(4, 6, 2)
-    base = PopulationNetwork(shape, 2, rule=PDLF_RULE, device="runtime", record=RECORD)
-    decay = PopulationNetwork(shape, 2, rule=PDLF_RULE_WITH_DECAY, device="runtime", record=RECORD)
+    base = make_network(shape, PDLF_RULE.resolve("full"), n_individuals=2, device="runtime", record=RECORD)
+    decay = make_network(shape, PDLF_RULE_WITH_DECAY.resolve("full"), n_individuals=2, device="runtime",
+                         record=RECORD)
     assert decay.genome_size == base.genome_size * 6 // 5
     genomes, inputs = _inputs_and_genomes(decay, rng)
     with_e = decay.run(genomes, inputs).output

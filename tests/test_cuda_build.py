@@ -20,10 +20,12 @@ BUILD_SCRIPT = textwrap.dedent("""
     import json, os, sys
     from pdlf_brian.layout import NetworkShape
     from pdlf_brian.network import PopulationNetwork
+    from pdlf_brian.rule import resolve_synapse
 
     directory = sys.argv[1]
     # the package's own network (plastic rule, recurrence, every fused pathway) for 4 individuals
-    net = PopulationNetwork(NetworkShape(5, 16, 2, recurrent=True), 4, batch=2, device="cuda_standalone",
+    net = PopulationNetwork(NetworkShape(5, 16, 2, recurrent=True), 4, synapse=resolve_synapse("plastic"),
+                            batch=2, device="cuda_standalone",
                             n_steps=20, record=("output", "spikes"), directory=directory,
                             cuda_options={"compute_capability": 7.5, "gpu_id": 0})
     print(json.dumps({"build_seconds": net.compile_seconds,

@@ -2,11 +2,13 @@
 import numpy as np
 import pytest
 
+from pdlf_brian.engine import make_network
 from pdlf_brian.errors import ConfigError, DeviceError
 from pdlf_brian.layout import GenomeLayout, NetworkShape
 from pdlf_brian.models import PDLF_RULE, TERNARY_LIF
 from pdlf_brian.neuron import NeuronModel
 from pdlf_brian.network import PopulationNetwork
+from pdlf_brian.rule import resolve_synapse
 from pdlf_brian.rule import PlasticityRule, only
 
 
@@ -68,21 +70,44 @@ def test_nan_or_inf_genome_is_rejected_with_its_location(bad):
         layout.check(genomes, 2)
 
 
+PLASTIC = PDLF_RULE.resolve("full")
+
+
 def test_unknown_device_lists_allowed_values():
-    with pytest.raises(ConfigError, match=r"unknown device 'gpu'; allowed values are \['runtime', 'cpp_standalone', 'cuda_standalone'\]"):
-        PopulationNetwork(NetworkShape(3, 4, 1), 2, device="gpu")
+    with pytest.raises(ConfigError, match=r"unknown device 'gpu'; allowed values are \['numpy', 'runtime', 'cpp_standalone', 'cuda_standalone'\]"):
+        make_network(NetworkShape(3, 4, 1), PLASTIC, n_individuals=2, device="gpu")
 
 
-def test_unknown_learner_and_record():
+def test_unknown_learner_rule_ablation_and_record():
     with pytest.raises(ConfigError, match=r"unknown learner 'hebb'; allowed values are \['plastic', 'weights'\]"):
-        PopulationNetwork(NetworkShape(3, 4, 1), 2, learner="hebb")
-    with pytest.raises(ConfigError, match=r"record: unknown variable\(s\) \['rates'\]"):
-        PopulationNetwork(NetworkShape(3, 4, 1), 2, record=("rates",))
+        resolve_synapse("hebb")
+    with pytest.raises(ConfigError, match=r"unknown rule 'stdp'; registered rules are \['pdlf', 'pdlf_decay'"):
+        resolve_synapse("plastic", "stdp")
+    with pytest.raises(ConfigError, match=r"unknown ablation 'no-C'; allowed values are \['full', 'no-SCP'"):
+        resolve_synapse("plastic", "pdlf", "no-C")
+    with pytest.raises(ConfigError, match=r"the rule 'pdlf' has no ablation applied"):
+        make_network(NetworkShape(3, 4, 1), PDLF_RULE, n_individuals=2, device="numpy")
+    for device in ("numpy", "runtime"):
+        with pytest.raises(ConfigError, match=r"record: unknown variable\(s\) \['rates'\]"):
+            make_network(NetworkShape(3, 4, 1), PLASTIC, n_individuals=2, device=device, record=("rates",))
 
 
 def test_standalone_needs_n_steps():
     with pytest.raises(ConfigError, match="n_steps: device 'cpp_standalone' compiles the episode length"):
-        PopulationNetwork(NetworkShape(3, 4, 1), 2, device="cpp_standalone")
+        PopulationNetwork(NetworkShape(3, 4, 1), 2, synapse=PLASTIC, device="cpp_standalone")
+
+
+def test_bad_interventions():
+    from pdlf_brian.interventions import StateReset, from_dict
+
+    with pytest.raises(ConfigError, match=r"StateReset field 'steps': steps must be >= 1, got \[0\]"):
+        StateReset((0,))
+    with pytest.raises(ConfigError, match=r"step 12 is beyond the episode \(10 steps"):
+        make_network(NetworkShape(3, 4, 1), PLASTIC, n_individuals=1, device="numpy", n_steps=10,
+                     interventions=(StateReset((12,)),))
+    with pytest.raises(ConfigError, match=r"unknown kind 'lobotomy'; allowed values are \['state_reset'"):
+        from_dict({"kind": "lobotomy"})
+    assert from_dict({"kind": "state_reset", "steps": [3, 1]}) == StateReset((1, 3))
 
 
 def test_bad_shape():
@@ -90,9 +115,9 @@ def test_bad_shape():
         NetworkShape(3, 0, 1)
 
 
-@pytest.mark.runtime
-def test_run_rejects_bad_inputs_and_genomes():
-    net = PopulationNetwork(NetworkShape(2, 3, 1), 2, device="runtime")
+@pytest.mark.parametrize("device", [pytest.param("runtime", marks=pytest.mark.runtime), "numpy"])
+def test_run_rejects_bad_inputs_and_genomes(device):
+    net = make_network(NetworkShape(2, 3, 1), PLASTIC, n_individuals=2, device=device)
     good = np.zeros((2, net.genome_size))
     with pytest.raises(ConfigError, match=r"inputs: expected shape \(5, 2, 1, 2\)"):
         net.run(good, np.zeros((5, 2, 3)))
@@ -104,10 +129,10 @@ def test_run_rejects_bad_inputs_and_genomes():
         net.run(good)
 
 
-@pytest.mark.runtime
-def test_closed_loop_runs_on_runtime_and_matches_open_loop(rng):
+@pytest.mark.parametrize("device", [pytest.param("runtime", marks=pytest.mark.runtime), "numpy"])
+def test_closed_loop_matches_open_loop(device, rng):
     """A controller that replays fixed inputs gives the open-loop result exactly."""
-    net = PopulationNetwork(NetworkShape(2, 5, 1), 2, device="runtime", record=("output", "spikes"))
+    net = make_network(NetworkShape(2, 5, 1), PLASTIC, n_individuals=2, device=device, record=("output", "spikes"))
     genomes = rng.normal(0, 0.5, (2, net.genome_size))
     inputs = rng.normal(0, 1, (30, 2, 1, 2))
     seen = []

@@ -6,10 +6,12 @@ from pdlf_brian.evolution.config import TrainConfig
 from pdlf_brian.evolution.trainer import Trainer
 from pdlf_brian.layout import NetworkShape
 from pdlf_brian.models import TERNARY_LIF
-from pdlf_brian.network import PopulationNetwork
+from pdlf_brian.engine import make_network
+from pdlf_brian.interventions import StateReset
 from pdlf_brian.protocols import problem_for
 from pdlf_brian.protocols.working_memory_task import CopyTask, population_inputs
 from pdlf_brian.reference import ReferenceNetwork
+from pdlf_brian.rule import resolve_synapse
 
 RECORD = ("output", "spikes", "trace", "voltage")
 
@@ -19,21 +21,23 @@ RECORD = ("output", "spikes", "trace", "voltage")
 def test_reset_zeroes_the_hidden_state_and_matches_the_reference(learner, rng):
     task = CopyTask(6, 4)
     L = task.length
-    net = PopulationNetwork(NetworkShape(3, 12, 1, recurrent=True), 2, batch=3, learner=learner,
-                            device="runtime", record=RECORD, reset_steps=(L,))
+    synapse = resolve_synapse(learner)
+    shape = NetworkShape(3, 12, 1, recurrent=True)
+    net = make_network(shape, synapse, n_individuals=2, batch=3, device="runtime", record=RECORD,
+                       interventions=(StateReset((L,)),))
     genomes = rng.normal(0, 0.6, (2, net.genome_size))
     trials = task.sample(rng, 3)
     inputs = population_inputs(trials, 2)
     got = net.run(genomes, inputs)
-    free = PopulationNetwork(NetworkShape(3, 12, 1, recurrent=True), 2, batch=3, learner=learner,
-                             device="runtime", record=RECORD).run(genomes, inputs)
+    free = make_network(shape, synapse, n_individuals=2, batch=3, device="runtime",
+                        record=RECORD).run(genomes, inputs)
     assert np.abs(free.voltage[L]).max() > 0 or np.abs(free.trace[L - 1]).max() > 0
     # during the delay there is no input, so after the reset the hidden state stays exactly zero
     for name in ("voltage", "trace", "spikes"):
         assert np.all(getattr(got, name)[L:L + task.delay] == 0), f"{name} not zero after the reset"
     assert np.abs(got.trace[L - 1]).max() > 0, "the reset must not act before step L"
     ref = ReferenceNetwork(net.shape, net.synapse, TERNARY_LIF)
-    want = ref.run(genomes, inputs, batch=3, record=RECORD, reset_steps=(L,))
+    want = ref.run(genomes, inputs, batch=3, record=RECORD, interventions=(StateReset((L,)),))
     np.testing.assert_array_equal(got.spikes, want.spikes)
     np.testing.assert_allclose(got.output, want.output, rtol=1e-9, atol=1e-12)
     for proj in want.weights:

@@ -1,4 +1,5 @@
 """Training configuration: one flat, validated record, from defaults, a file and ``--set key=value``."""
+import copy
 import dataclasses
 import json
 import tomllib
@@ -15,6 +16,7 @@ class TrainConfig:
 
     protocol: str = "working_memory"
     learner: str = "plastic"            # 'plastic' (evolve the rule) or 'weights' (evolve the weights)
+    rule: str = "pdlf"                  # registered rule name, or 'module:NAME' / 'file.py:NAME'
     ablation: str = "full"              # named ablation of the rule (plastic learner)
     optimizer: str = "PGPE"             # any name in nevergrad.optimizers.registry
     optimizer_options: dict = field(default_factory=dict)
@@ -22,6 +24,7 @@ class TrainConfig:
     generations: int = 200
     seed: int = 0
     eval_every: int = 10                # generations between held-out evaluations (0: never)
+    snapshot_every: int = 100           # generations between genome snapshots in snapshots/ (0: never)
     shards: int = 1                     # the population is split into this many networks
     executor: str = "inprocess"         # 'inprocess', 'process' (local pool) or 'dask'
     workers: int = 2                    # processes for the 'process' executor
@@ -56,11 +59,24 @@ class TrainConfig:
                               f"allowed values are {list(EXECUTORS)}")
         if self.executor == "dask" and not self.scheduler:
             raise ConfigError("config field 'scheduler': the 'dask' executor needs a scheduler address")
+        from pdlf_brian.devices import DEVICES
+
+        if self.device not in DEVICES:
+            raise ConfigError(f"config field 'device': unknown device {self.device!r}; "
+                              f"allowed values are {list(DEVICES)}")
         if self.learner not in ("plastic", "weights"):
             raise ConfigError(f"config field 'learner': unknown learner {self.learner!r}; "
                               "allowed values are ['plastic', 'weights']")
-        if self.eval_every < 0:
-            raise ConfigError(f"config field 'eval_every': must be >= 0, got {self.eval_every}")
+        for name in ("eval_every", "snapshot_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"config field {name!r}: must be >= 0, got {getattr(self, name)}")
+        if self.learner == "plastic":
+            from pdlf_brian.rule import get_rule
+
+            rule = get_rule(self.rule)
+            if self.ablation not in rule.ablations:
+                raise ConfigError(f"config field 'ablation': unknown ablation {self.ablation!r} of rule "
+                                  f"{rule.name!r}; allowed values are {list(rule.ablations)}")
         import nevergrad as ng
 
         import pdlf_brian.evolution.pgpe  # noqa: F401  registers PGPE
@@ -87,6 +103,11 @@ def known_keys(cls, data, where):
     return data
 
 
+#: Keys that ``pdlf train --resume RUN_DIR --set key=value`` may change: they do not alter the numbers
+#: already logged (executors give identical results; more generations continue the same run).
+RESUME_KEYS = ("generations", "progress", "executor", "workers", "scheduler", "shards")
+
+
 def _parse_value(text):
     try:
         return json.loads(text)
@@ -102,9 +123,30 @@ def load_config(path=None, overrides=(), base=None):
     """
     data = dict(base or {})
     if path:
+        data.update(read_config_file(path))
+    apply_overrides(data, overrides)
+    return TrainConfig.from_dict(data)
+
+
+def read_config_file(path):
+    """The dict in a JSON or TOML config file, or a `ConfigError` naming the file and the problem."""
+    try:
         with open(path, "rb") as fh:
-            text = fh.read()
-        data.update(tomllib.loads(text.decode()) if str(path).endswith(".toml") else json.loads(text))
+            text = fh.read().decode()
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read the file ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(text) if str(path).endswith(".toml") else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        kind = "TOML" if str(path).endswith(".toml") else "JSON"
+        raise ConfigError(f"--config {path}: malformed {kind}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: expected a table of config keys, got {type(data).__name__}")
+    return data
+
+
+def apply_overrides(data, overrides):
+    """Apply ``key=value`` strings (dotted keys for sections) to the dict ``data`` in place."""
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value")
@@ -116,4 +158,16 @@ def load_config(path=None, overrides=(), base=None):
             if not isinstance(target, dict):
                 raise ConfigError(f"--set {item!r}: {parent!r} is not a section")
         target[leaf] = _parse_value(value)
-    return TrainConfig.from_dict(data)
+    return data
+
+
+def resume_config(saved, overrides):
+    """The config of a resumed run: the saved one, with only `RESUME_KEYS` changeable by ``overrides``."""
+    data = TrainConfig.from_dict(saved).to_dict()
+    changed = copy.deepcopy(data)
+    apply_overrides(changed, overrides)
+    refused = sorted(k for k in changed if changed[k] != data[k] and k not in RESUME_KEYS)
+    if refused:
+        raise ConfigError(f"--set with --resume: {refused} would change the numbers of the run being continued; "
+                          f"only {list(RESUME_KEYS)} may change on resume (start a new run directory instead)")
+    return TrainConfig.from_dict(changed)

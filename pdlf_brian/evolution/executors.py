@@ -34,6 +34,10 @@ class ProcessExecutor:
         self.pool.shutdown()
 
 
+#: How long to wait for a Dask scheduler before giving up with a clear error.
+CONNECT_TIMEOUT = "10s"
+
+
 class DaskExecutor:
     """A Dask cluster given by its scheduler address (``distributed.Client(...).get_executor()``)."""
 
@@ -42,7 +46,11 @@ class DaskExecutor:
             from distributed import Client
         except ImportError:
             raise ConfigError("executor 'dask' needs the distributed package: pip install pdlf-brian[distributed]") from None
-        self.client = Client(scheduler)
+        try:
+            self.client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(f"config field 'scheduler': cannot reach the Dask scheduler {scheduler!r} within "
+                              f"{CONNECT_TIMEOUT} ({type(exc).__name__}: {exc})") from None
         self.pool = self.client.get_executor(pure=False)
 
     def map(self, problem, shards, seed):

@@ -3,9 +3,14 @@
 A problem is a small picklable description; it builds its network lazily, once per process, so
 executors can ship it to workers (which each keep their own compiled project) and send genomes only.
 """
+import hashlib
+import os
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
+
+from pdlf_brian import devices
 
 _NETWORKS = {}
 
@@ -33,19 +38,53 @@ class Evaluation:
 
 
 class Problem:
-    """Base class of protocol problems. Subclasses define `genome_size`, `build` and `evaluate`."""
+    """Base class of protocol problems: what a genome means and how it is scored.
+
+    Subclasses set ``config`` (a `TrainConfig`), ``shape`` (a `NetworkShape`), ``synapse`` (resolved
+    once, with `pdlf_brian.rule.resolve_synapse`), ``genome_size`` and ``key`` (a hashable description
+    of the training network), and define `evaluate`, `heldout` and `final_report`. Networks are
+    built with `network` (training) and `evaluation_network` (held-out runs), both cached per process.
+    """
 
     #: Hashable description of the network this problem needs (same key -> same network).
     key = None
+    #: Episode length compiled into standalone projects (None: given per run).
+    n_steps = None
+
+    @property
+    def standalone(self):
+        return devices.device_info(self.config.device).standalone
+
+    def make(self, n_individuals, batch, *, device=None, record=("output",), interventions=(),
+             record_weights=False, n_steps=None):
+        """A network for this problem through `pdlf_brian.engine.make_network`."""
+        from pdlf_brian.engine import make_network
+
+        device = device or self.config.device
+        options = {}
+        if devices.device_info(device).standalone:
+            root = os.environ.get("PDLF_BRIAN_CACHE", os.path.join(tempfile.gettempdir(), "pdlf_brian"))
+            digest = hashlib.sha1(repr(self.key).encode()).hexdigest()[:8]
+            name = f"{self.config.protocol}_{self.config.learner}_P{n_individuals}_B{batch}_{digest}_{os.getpid()}"
+            options["directory"] = os.path.join(root, "projects", name)
+        return make_network(self.shape, self.synapse, n_individuals=n_individuals, batch=batch, device=device,
+                            n_steps=n_steps or self.n_steps, record=record, record_weights=record_weights,
+                            interventions=interventions, **options)
 
     def build(self, n_individuals):
-        raise NotImplementedError
+        """The training network for ``n_individuals`` (override for protocol-specific batches)."""
+        return self.make(n_individuals, self.batch)
 
     def network(self, n_individuals):
-        """This process's network for ``n_individuals`` (built on first use, then reused)."""
+        """This process's training network for ``n_individuals`` (built on first use, then reused)."""
         return cached_network((self.key, n_individuals), lambda: self.build(n_individuals), self.standalone)
 
-    standalone = False
+    def evaluation_network(self, n_individuals, batch, record=("output",), interventions=()):
+        """A cached network for held-out runs, on `pdlf_brian.devices.evaluation_device`."""
+        device = devices.evaluation_device(self.config.device)
+        key = ("eval", self.key, device, n_individuals, batch, tuple(record), tuple(interventions))
+        return cached_network(key, lambda: self.make(n_individuals, batch, device=device, record=record,
+                                                     interventions=interventions))
 
     def evaluate(self, genomes, seed):
         """`Evaluation` of ``genomes`` (P, genome_size) on the episodes drawn from ``seed``."""
@@ -54,3 +93,18 @@ class Problem:
     def heldout(self, genome, seed):
         """Dict of held-out metrics for one genome (must contain 'score')."""
         raise NotImplementedError
+
+    def final_report(self, genome, seed):
+        """Dict written to a run's ``eval.json``: the held-out metrics of the chosen genome.
+
+        Protocols extend it (working memory adds the state-reset test); the CLI and the grid
+        runners both call this one method.
+        """
+        return {"final": self.heldout(genome, seed)}
+
+    def state(self):
+        """Protocol state that must survive a resume (e.g. observation statistics); None if none."""
+        return None
+
+    def load_state(self, state):
+        """Restore what `state` returned."""

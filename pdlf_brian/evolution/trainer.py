@@ -1,12 +1,8 @@
 """The ask/tell training loop, its run directory and its checkpoints.
 
-A run directory holds:
-
-* ``config.json``: the resolved configuration;
-* ``log.jsonl``: one line per generation (generation, best, mean, std, heldout, env_steps, wall_time);
-* ``best_genome.npy``: the recommendation with the best held-out score so far;
-* ``checkpoint.pkl``: optimizer (with its random state), generation and the whole log, replaced
-  atomically after every generation.
+The run directory's format is described in `pdlf_brian.rundir`. The checkpoint holds the optimizer
+(its state with a pruned archive, and its random state), the generation, the whole log and the
+problem's own state (e.g. observation statistics), replaced atomically after every generation.
 
 A run killed at any moment resumes from its checkpoint and continues to exactly the numbers of an
 uninterrupted run: per-generation episodes are drawn from ``(seed, generation)`` alone, the optimizer's
@@ -19,6 +15,7 @@ import time
 
 import numpy as np
 
+from pdlf_brian import rundir as rd
 from pdlf_brian.errors import ConfigError
 from pdlf_brian.evolution.config import TrainConfig
 from pdlf_brian.evolution.executors import make_executor
@@ -28,15 +25,6 @@ from pdlf_brian.evolution.optimizers import make_optimizer
 def generation_seed(seed, generation, stream):
     """Seed of the episodes of one generation; stream 0 = training, 1 = held-out."""
     return int(np.random.SeedSequence([seed, generation, stream]).generate_state(1)[0])
-
-
-def _atomic_write(path, data: bytes):
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class Trainer:
@@ -55,11 +43,10 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, run_dir, problem, callbacks=()):
         self.config = config.validate()
-        self.run_dir = os.path.abspath(run_dir)
+        self.dir = rd.RunDir(run_dir)
+        self.run_dir = self.dir.path
         self.problem = problem
         self.callbacks = list(callbacks)
-        self.paths = {name: os.path.join(self.run_dir, name)
-                      for name in ("config.json", "log.jsonl", "checkpoint.pkl", "best_genome.npy")}
 
     # ------------------------------------------------------------------------------------------
     def _fresh_state(self):
@@ -76,33 +63,38 @@ class Trainer:
         }
 
     def _start(self, resume):
-        os.makedirs(self.run_dir, exist_ok=True)
-        checkpoint = self.paths["checkpoint.pkl"]
+        d = self.dir
         if resume:
-            if not os.path.exists(checkpoint):
-                raise ConfigError(f"--resume {self.run_dir}: no checkpoint.pkl in this run directory")
-            with open(self.paths["config.json"]) as fh:
-                saved = json.load(fh)
-            if saved != self.config.to_dict():
+            d.require(rd.CONFIG, rd.CHECKPOINT, action="resume")
+            saved = d.config(self.config.protocol, action="resume").to_dict()
+            mine = self.config.to_dict()
+            from pdlf_brian.evolution.config import RESUME_KEYS
+
+            differ = sorted(k for k in mine if mine[k] != saved[k] and k not in RESUME_KEYS)
+            if differ:
                 raise ConfigError(f"--resume {self.run_dir}: the configuration differs from the run's "
-                                  "config.json; resume with the saved configuration")
-            with open(checkpoint, "rb") as fh:
+                                  f"config.json in {differ}; resume with the saved configuration")
+            d.write_json(rd.CONFIG, mine)
+            with open(d / rd.CHECKPOINT, "rb") as fh:
                 state = pickle.load(fh)
+            if state.get("problem_state") is not None:
+                self.problem.load_state(state["problem_state"])
             self._write_log(state["log"])     # lines written after the checkpoint are recomputed
             return state
-        if os.path.exists(checkpoint):
+        if d.has(rd.CHECKPOINT):
             raise ConfigError(f"run directory {self.run_dir} already holds a run; pass --resume to continue it "
                               "or choose another directory")
-        with open(self.paths["config.json"], "w") as fh:
-            json.dump(self.config.to_dict(), fh, indent=1)
+        os.makedirs(self.run_dir, exist_ok=True)
+        d.write_json(rd.CONFIG, self.config.to_dict())
         self._write_log([])
         return self._fresh_state()
 
     def _write_log(self, log):
-        _atomic_write(self.paths["log.jsonl"], "".join(json.dumps(r) + "\n" for r in log).encode())
+        rd.atomic_write(self.dir / rd.LOG, "".join(json.dumps(r) + "\n" for r in log).encode())
 
     def _checkpoint(self, state):
-        _atomic_write(self.paths["checkpoint.pkl"], pickle.dumps(state))
+        state["problem_state"] = self.problem.state()
+        rd.atomic_write(self.dir / rd.CHECKPOINT, pickle.dumps(state))
 
     # ------------------------------------------------------------------------------------------
     def evaluate_population(self, genomes, seed, executor):
@@ -149,13 +141,17 @@ class Trainer:
         for cand, f in zip(candidates, fitness):
             opt.tell(cand, -float(f))          # Nevergrad minimises
         heldout = None
-        if c.eval_every and ((gen + 1) % c.eval_every == 0 or gen + 1 == c.generations):
-            genome = np.asarray(opt.recommend().value)
+        last = gen + 1 == c.generations
+        genome = np.asarray(opt.recommend().value)
+        if c.eval_every and ((gen + 1) % c.eval_every == 0 or last):
             metrics = self.problem.heldout(genome, generation_seed(c.seed, gen, 1))
             heldout = float(metrics["score"])
             if heldout > state["best_heldout"]:
                 state["best_heldout"], state["best_genome"] = heldout, genome
-                _atomic_write(self.paths["best_genome.npy"], _npy_bytes(genome))
+                self.dir.write_genome(rd.BEST, genome)
+        if c.snapshot_every and ((gen + 1) % c.snapshot_every == 0 or last):
+            self.dir.write_snapshot(gen + 1, genome)
+        self.dir.write_genome(rd.RECOMMENDATION, genome)
         state["env_steps"] += int(steps)
         state["wall_time"] += time.perf_counter() - start
         record = {
@@ -170,27 +166,13 @@ class Trainer:
         state["log"].append(record)
         state["generation"] = gen + 1
         self._checkpoint(state)
-        with open(self.paths["log.jsonl"], "a") as fh:
+        with open(self.dir / rd.LOG, "a") as fh:
             fh.write(json.dumps(record) + "\n")
         return record
 
 
-def _npy_bytes(array):
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, array)
-    return buf.getvalue()
-
-
-def load_run(run_dir):
-    """``(config, log, best_genome or None, recommendation)`` of a run directory."""
-    with open(os.path.join(run_dir, "config.json")) as fh:
-        config = TrainConfig.from_dict(json.load(fh))
-    with open(os.path.join(run_dir, "log.jsonl")) as fh:
-        log = [json.loads(line) for line in fh if line.strip()]
-    best = os.path.join(run_dir, "best_genome.npy")
-    with open(os.path.join(run_dir, "checkpoint.pkl"), "rb") as fh:
-        state = pickle.load(fh)
-    return config, log, (np.load(best) if os.path.exists(best) else None), np.asarray(
-        state["optimizer"].recommend().value)
+def load_run(run_dir, protocol=None):
+    """``(config, log, best_genome or None, recommendation)`` of a trained run directory."""
+    d = rd.RunDir(run_dir)
+    d.require(*rd.TRAINED, action="evaluate")
+    return d.config(protocol), d.log(), d.best_genome(), d.recommendation()
