@@ -1,31 +1,55 @@
 """Working-memory figures: accuracy grid, held-out curves, accuracy per position and firing per phase."""
 import os
+import warnings
 
 import numpy as np
+
+from pdlf_brian.analysis.figures import close, pyplot, to_jsonable
 
 LEARNERS = ("plastic", "weights")
 
 
-def plot_grid(summary, rows, out):
-    """accuracy_grid.png, curves.png and by_position_and_rates.png from grid summary rows and run rows."""
-    import matplotlib
+def _find(summary, L, d, learner):
+    return next((r for r in summary if (r["L"], r["Lat"], r["learner"]) == (L, d, learner)), None)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def accuracy_grid_figure(summary):
+    """Held-out accuracy per (L, Lat), bars per learner (mean +- std over seeds), after-reset markers.
+
+    Parameters
+    ----------
+    summary : list of dict
+        Grid summary rows (``L``, ``Lat``, ``learner``, ``accuracy_mean``, ``accuracy_std``,
+        ``accuracy_after_reset_mean``, ``majority_baseline``).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    numbers : dict
+        ``{"L": [...], "Lat": [...], "learners": {learner: {"accuracy_mean", "accuracy_std",
+        "after_reset_mean"}}, "majority_bit": [...]}``, one list entry per L of lists over Lat.
+    """
+    plt = pyplot()
     Ls = sorted({r["L"] for r in summary})
     Lats = sorted({r["Lat"] for r in summary})
+    numbers = {"L": Ls, "Lat": Lats, "learners": {}, "majority_bit": []}
     fig, axes = plt.subplots(1, len(Ls), figsize=(4 * len(Ls), 3.6), sharey=True, squeeze=False)
     for ax, L in zip(axes[0], Ls):
         for k, learner in enumerate(LEARNERS):
-            sel = [next((r for r in summary if r["L"] == L and r["Lat"] == d and r["learner"] == learner), None)
-                   for d in Lats]
+            sel = [_find(summary, L, d, learner) for d in Lats]
             x = np.arange(len(Lats)) + (k - 0.5) * 0.3
-            ax.bar(x, [s["accuracy_mean"] if s else np.nan for s in sel], 0.3,
-                   yerr=[s["accuracy_std"] if s else 0 for s in sel], label=learner, alpha=0.8)
-            ax.plot(x, [s["accuracy_after_reset_mean"] if s else np.nan for s in sel], "kv", ms=5,
-                    label="after reset" if k == 0 else None)
+            acc = [s["accuracy_mean"] if s else np.nan for s in sel]
+            err = [s["accuracy_std"] if s else 0 for s in sel]
+            reset = [s["accuracy_after_reset_mean"] if s else np.nan for s in sel]
+            ax.bar(x, acc, 0.3, yerr=err, label=learner, alpha=0.8)
+            ax.plot(x, reset, "kv", ms=5, label="after reset" if k == 0 else None)
+            row = numbers["learners"].setdefault(learner, {"accuracy_mean": [], "accuracy_std": [],
+                                                           "after_reset_mean": []})
+            row["accuracy_mean"].append(acc)
+            row["accuracy_std"].append(err)
+            row["after_reset_mean"].append(reset)
         base = np.mean([r["majority_baseline"] for r in summary if r["L"] == L])
+        numbers["majority_bit"].append(base)
         ax.axhline(0.5, color="k", ls=":", lw=1)
         ax.axhline(base, color="r", ls="--", lw=1, label="majority bit")
         ax.set(xticks=np.arange(len(Lats)), xticklabels=[f"Lat {d}" for d in Lats], title=f"L = {L}",
@@ -33,9 +57,30 @@ def plot_grid(summary, rows, out):
     axes[0][0].set_ylabel("held-out recall accuracy")
     axes[0][-1].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "accuracy_grid.png"), dpi=120)
-    plt.close(fig)
+    return fig, to_jsonable(numbers)
 
+
+def heldout_curves_figure(summary, rows):
+    """Held-out accuracy against generations, one panel per (L, Lat), one line per run.
+
+    Parameters
+    ----------
+    summary : list of dict
+        Grid summary rows (for the L and Lat values).
+    rows : list of dict
+        Run rows with ``L``, ``Lat``, ``learner``, ``seed`` and ``heldout_curve`` ([[generation,
+        accuracy], ...]).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    numbers : dict
+        ``{"panels": [{"L", "Lat", "learner", "seed", "generations", "accuracy"}, ...]}``.
+    """
+    plt = pyplot()
+    Ls = sorted({r["L"] for r in summary})
+    Lats = sorted({r["Lat"] for r in summary})
+    numbers = {"panels": []}
     fig, axes = plt.subplots(len(Ls), len(Lats), figsize=(3.2 * len(Lats), 2.6 * len(Ls)), squeeze=False,
                              sharex=True, sharey=True)
     for i, L in enumerate(Ls):
@@ -43,45 +88,88 @@ def plot_grid(summary, rows, out):
             ax = axes[i][j]
             for learner, color in zip(LEARNERS, ("C0", "C1")):
                 for r in rows:
-                    if (r["L"], r["Lat"], r["learner"]) == (L, d, learner):
+                    if (r["L"], r["Lat"], r["learner"]) == (L, d, learner) and r["heldout_curve"]:
                         g, v = zip(*r["heldout_curve"])
-                        ax.plot(g, v, color=color, alpha=0.7, lw=1, label=learner if r["seed"] == rows[0]["seed"] else None)
+                        ax.plot(g, v, color=color, alpha=0.7, lw=1,
+                                label=learner if r["seed"] == rows[0]["seed"] else None)
+                        numbers["panels"].append({"L": L, "Lat": d, "learner": learner, "seed": r["seed"],
+                                                  "generations": list(g), "accuracy": list(v)})
             ax.axhline(0.5, color="k", ls=":", lw=0.8)
             ax.set_title(f"L={L}, Lat={d}", fontsize=9)
     axes[-1][0].set(xlabel="generation", ylabel="held-out accuracy")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "curves.png"), dpi=110)
-    plt.close(fig)
+    return fig, to_jsonable(numbers)
 
+
+def position_and_rates_figure(summary):
+    """Accuracy per recall position (top) and firing rate per task phase (bottom), per L.
+
+    Parameters
+    ----------
+    summary : list of dict
+        Grid summary rows with ``accuracy_by_position_mean`` and ``rate_hz_by_phase``.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    numbers : dict
+        ``{"by_position": [{"L", "Lat", "learner", "accuracy"}...], "rates": {L: {learner:
+        {phase: Hz (mean over Lat)}}}}``.
+    """
+    plt = pyplot()
+    Ls = sorted({r["L"] for r in summary})
+    Lats = sorted({r["Lat"] for r in summary})
+    phases = ("presentation", "delay", "recall")
+    numbers = {"by_position": [], "rates": {}}
     fig, axes = plt.subplots(2, len(Ls), figsize=(4 * len(Ls), 6), squeeze=False)
     for col, L in enumerate(Ls):
         ax = axes[0][col]
         for learner, color in zip(LEARNERS, ("C0", "C1")):
             for d, style in zip(Lats, ("-", "--", ":", "-.")):
-                s = next((r for r in summary if (r["L"], r["Lat"], r["learner"]) == (L, d, learner)), None)
+                s = _find(summary, L, d, learner)
                 if s:
                     ax.plot(np.arange(1, L + 1), s["accuracy_by_position_mean"], style, color=color,
                             label=f"{learner}, Lat {d}")
+                    numbers["by_position"].append({"L": L, "Lat": d, "learner": learner,
+                                                   "accuracy": list(s["accuracy_by_position_mean"])})
         ax.axhline(0.5, color="k", ls=":", lw=0.8)
         ax.set(title=f"L = {L}: accuracy per recall position", xlabel="position in sequence", ylim=(0, 1.02))
         ax = axes[1][col]
-        phases = ("presentation", "delay", "recall")
+        numbers["rates"][L] = {}
         for k, learner in enumerate(LEARNERS):
             vals = []
             for d in Lats:
-                s = next((r for r in summary if (r["L"], r["Lat"], r["learner"]) == (L, d, learner)), None)
+                s = _find(summary, L, d, learner)
                 vals.append([np.nan if s is None or s["rate_hz_by_phase"][p] is None else s["rate_hz_by_phase"][p]
                              for p in phases])
-            vals = np.nanmean(np.array(vals, dtype=float), axis=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN column: learner absent
+                vals = np.nanmean(np.array(vals, dtype=float), axis=0)
+            numbers["rates"][L][learner] = dict(zip(phases, vals))
             ax.bar(np.arange(3) + (k - 0.5) * 0.35, vals, 0.35, label=learner)
         ax.set(xticks=range(3), xticklabels=phases, ylabel="rate (Hz, 1 step = 200 ms)",
                title=f"L = {L}: firing per phase (mean over Lat)")
     axes[0][0].legend(fontsize=6)
     axes[1][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "by_position_and_rates.png"), dpi=110)
-    plt.close(fig)
+    return fig, to_jsonable(numbers)
+
+
+def plot_grid(summary, rows, out):
+    """accuracy_grid.png, curves.png and by_position_and_rates.png from grid summary rows and run rows.
+
+    Saves the three figures into the folder ``out`` and returns their numbers,
+    ``{"accuracy_grid": ..., "curves": ..., "by_position_and_rates": ...}``.
+    """
+    numbers = {}
+    for name, build, dpi in (("accuracy_grid", lambda: accuracy_grid_figure(summary), 120),
+                             ("curves", lambda: heldout_curves_figure(summary, rows), 110),
+                             ("by_position_and_rates", lambda: position_and_rates_figure(summary), 110)):
+        fig, numbers[name] = build()
+        fig.savefig(os.path.join(out, f"{name}.png"), dpi=dpi)
+        close(fig)
+    return numbers
 
 
 #: Paper's final accuracies (plastic, weight-trained), 4 seeds, both with a GRU branch (spec 5.1).
