@@ -39,7 +39,11 @@ def evaluate_run(run_dir, problem=None, figure=True):
     from pdlf_brian.rundir import EVAL, RunDir
 
     config, log, best, recommendation = load_run(run_dir)
-    problem = problem or problem_for(config)
+    d = RunDir(run_dir)
+    if problem is None:
+        problem = problem_for(config)
+        if d.problem_state() is not None:
+            problem.load_state(d.problem_state())
     if len(recommendation) != problem.genome_size:
         raise ConfigError(f"run directory {run_dir}: its genome has {len(recommendation)} values but the "
                           f"{config.protocol!r} problem of its config needs {problem.genome_size}")
@@ -47,7 +51,6 @@ def evaluate_run(run_dir, problem=None, figure=True):
     seed = generation_seed(config.seed, 10**6, 2)       # a stream never used in training
     report = problem.final_report(genome, seed)
     report["genome"] = "best_genome.npy" if best is not None else "recommendation.npy"
-    d = RunDir(run_dir)
     d.write_json(EVAL, report)
     metrics = report["final"]
     wm = config.protocol == "working_memory"

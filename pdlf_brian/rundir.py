@@ -12,6 +12,8 @@ file                       what it holds
 ``best_genome.npy``        the recommendation with the best held-out score so far
 ``snapshots/``             ``generation_NNNNNN.npy``: the recommendation every ``snapshot_every``
                            generations (for the evolution of rule parameters)
+``problem_state.json``     protocol state that evaluation needs (control: observation statistics),
+                           written with every checkpoint
 ``eval.json``              the protocol's `final_report` of the chosen genome (held-out episodes)
 ``figures/``               figures drawn from the above
 =========================  =====================================================================
@@ -30,6 +32,7 @@ from pdlf_brian.errors import ConfigError
 CONFIG, LOG, CHECKPOINT = "config.json", "log.jsonl", "checkpoint.pkl"
 RECOMMENDATION, BEST, EVAL = "recommendation.npy", "best_genome.npy", "eval.json"
 SNAPSHOTS, FIGURES = "snapshots", "figures"
+PROBLEM_STATE = "problem_state.json"
 #: What a finished training run holds (best_genome.npy only where held-out evaluations ran).
 TRAINED = (CONFIG, LOG, CHECKPOINT, RECOMMENDATION)
 
@@ -115,6 +118,13 @@ class RunDir:
             return []
         names = sorted(n for n in os.listdir(folder) if n.startswith("generation_") and n.endswith(".npy"))
         return [(int(n[len("generation_"):-4]), np.load(os.path.join(folder, n))) for n in names]
+
+    def problem_state(self):
+        """The protocol state saved with the last checkpoint, or None."""
+        if not self.has(PROBLEM_STATE):
+            return None
+        with open(self / PROBLEM_STATE) as fh:
+            return json.load(fh)
 
     def eval(self):
         self.require(EVAL, action="summarise")

@@ -11,6 +11,9 @@ from pdlf_brian.errors import ConfigError
 #: Protocol name -> the Problem class, or ``"module:Class"`` imported on first use.
 PROTOCOLS = {
     "working_memory": "pdlf_brian.protocols.working_memory:WorkingMemoryProblem",
+    # multi-task control: the protocol name is the task family (pdlf_brian.envs.FAMILIES)
+    **{family: "pdlf_brian.protocols.control:ControlProblem"
+       for family in ("halfcheetah_vel", "ant_dir", "swimmer_dir", "hopper_vel", "fetch", "reach")},
 }
 
 

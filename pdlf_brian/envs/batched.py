@@ -421,5 +421,14 @@ class BatchedTaskEnv:
         info["steps"] = self.steps.copy()
         return self.obs.copy(), reward, self.terminated.copy(), self.truncated.copy(), info
 
+    def set_task_values(self, task_values):
+        """Change the copies' task values mid-episode (steering); checked like those of ``reset``."""
+        self.task_values = self._task_array(task_values)
+
+    def positions(self):
+        """The first two generalised coordinates of every copy, ``(n, 2)``: the torso's x, y for
+        ant_dir, fetch and swimmer_dir (x and height for the planar runners, joint angles for reach)."""
+        return self.kernel.qpos[:, :2].copy()
+
     def close(self):
         self.template.close()

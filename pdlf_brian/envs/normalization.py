@@ -88,6 +88,18 @@ class RunningNorm:
         self.count = n
         return self
 
+    def merge(self, count, mean, m2):
+        """Merge statistics gathered elsewhere (another `RunningNorm`'s ``count, mean, m2``)."""
+        if self.frozen or count == 0:
+            return self
+        mean, m2 = np.asarray(mean, dtype=np.float64), np.asarray(m2, dtype=np.float64)
+        n_a, n = self.count, self.count + count
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (count / n)
+        self.m2 = self.m2 + m2 + delta**2 * (n_a * count / n)
+        self.count = n
+        return self
+
     def normalize(self, obs):
         """Normalised copy of ``obs`` (..., obs_dim); the pass-through columns are unchanged."""
         obs = self._check(obs)

@@ -35,6 +35,8 @@ class Evaluation:
 
     fitness: np.ndarray
     env_steps: int
+    #: Protocol data gathered during the evaluation (e.g. observation statistics), for `Problem.update`.
+    extras: object = None
 
 
 class Problem:
@@ -102,8 +104,15 @@ class Problem:
         """
         return {"final": self.heldout(genome, seed)}
 
+    def update(self, evaluations):
+        """Called once per generation with every shard's `Evaluation`, in shard order (e.g. to merge
+        observation statistics gathered by the shards). The default does nothing."""
+
     def state(self):
-        """Protocol state that must survive a resume (e.g. observation statistics); None if none."""
+        """Protocol state that must survive a resume (e.g. observation statistics); None if none.
+
+        The trainer keeps it in the checkpoint and writes it to ``problem_state.json`` after every
+        generation; evaluation of a run directory loads it from there."""
         return None
 
     def load_state(self, state):

@@ -94,12 +94,15 @@ class Trainer:
 
     def _checkpoint(self, state):
         state["problem_state"] = self.problem.state()
+        if state["problem_state"] is not None:
+            self.dir.write_json(rd.PROBLEM_STATE, state["problem_state"])
         rd.atomic_write(self.dir / rd.CHECKPOINT, pickle.dumps(state))
 
     # ------------------------------------------------------------------------------------------
     def evaluate_population(self, genomes, seed, executor):
         shards = np.split(genomes, self.config.shards)
         results = executor.map(self.problem, shards, seed)
+        self.problem.update(results)
         return np.concatenate([r.fitness for r in results]), sum(r.env_steps for r in results)
 
     def run(self, resume=False):

@@ -1,0 +1,110 @@
+"""The multi-task control protocol: closed loop on a batched physics path, both learners, resume."""
+import json
+
+import numpy as np
+import pytest
+
+from pdlf_brian.errors import ConfigError
+from pdlf_brian.evolution.config import TrainConfig
+from pdlf_brian.evolution.trainer import Trainer
+from pdlf_brian.models import TERNARY_LIF
+from pdlf_brian.protocols import problem_for
+from pdlf_brian.reference import ReferenceNetwork
+
+TASK = {"episode_steps": 30, "n_hidden": 12, "heldout_episodes": 1}
+
+
+def config(family="halfcheetah_vel", **kw):
+    base = dict(protocol=family, device="numpy", population=4, generations=3, eval_every=1, seed=2,
+                progress=False, task=dict(TASK))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.runtime
+@pytest.mark.parametrize("family", ["halfcheetah_vel", "ant_dir"])
+@pytest.mark.parametrize("learner", ["plastic", "weights"])
+def test_closed_loop_actions_equal_the_reference_fed_the_same_observations(family, learner):
+    problem = problem_for(config(family, device="runtime", learner=learner))
+    genomes = np.random.default_rng(1).normal(0, 0.5, (2, problem.genome_size))
+    values = problem.task_values[:3]
+    net = problem.make(2, len(values), record=("output", "spikes"))
+    out = problem.rollout(net, genomes, values, seeds=[5, 6, 7], record_steps=True)
+    inputs = out["inputs"]                                      # (T, P, B, n_in), what the network saw
+    assert inputs.shape == (problem.n_steps, 2, 3, problem.family.obs_dim)
+    spikes = out["recording"].spikes
+    assert 0.01 < np.mean(spikes != 0) < 0.99, "degenerate activity"
+    ref = ReferenceNetwork(problem.shape, problem.synapse, TERNARY_LIF).run(genomes, inputs, batch=3,
+                                                                            record=("output", "spikes"))
+    np.testing.assert_array_equal(spikes, ref.spikes)
+    np.testing.assert_allclose(out["recording"].output, ref.output, rtol=1e-9, atol=1e-12)
+    env = problem.environments(6)
+    want = np.clip(ref.output[:-1].reshape(problem.settings.episode_steps, 6, -1), env.action_low, env.action_high)
+    np.testing.assert_allclose(out["action"], want, rtol=1e-9, atol=1e-12)
+    # the task value reaches the network unnormalised, as the last input
+    np.testing.assert_array_equal(inputs[0, 0, :, -1], values)
+
+
+def test_both_learners_train_and_the_score_is_the_mean_return(tmp_path):
+    for learner in ("plastic", "weights"):
+        c = config(learner=learner)
+        problem = problem_for(c)
+        log = Trainer(c, tmp_path / learner, problem).run()
+        assert len(log) == 3 and log[-1]["env_steps"] == 3 * 4 * 8 * TASK["episode_steps"]
+        assert all(np.isfinite(r["heldout"]) for r in log)
+        assert problem.norm.count > 0
+
+
+def test_terminated_episodes_stop_counting_steps():
+    problem = problem_for(config("hopper_vel", task=dict(TASK, episode_steps=200)))
+    genomes = np.random.default_rng(0).normal(0, 1.0, (4, problem.genome_size))
+    ev = problem.evaluate(genomes, seed=0)
+    assert ev.env_steps < 4 * 8 * 200          # random hoppers fall before 200 steps
+
+
+def test_resume_continues_to_the_same_numbers_with_observation_statistics(tmp_path):
+    from pdlf_brian.cli import main
+
+    c = config(generations=4)
+    Trainer(c, tmp_path / "straight", problem_for(c)).run()
+    short = config(generations=2)
+    Trainer(short, tmp_path / "resumed", problem_for(short)).run()
+    assert main(["train", "--resume", str(tmp_path / "resumed"), "--set", "generations=4"]) == 0
+    logs = [[{k: v for k, v in json.loads(x).items() if k != "wall_time"}
+             for x in (tmp_path / name / "log.jsonl").read_text().splitlines()] for name in ("straight", "resumed")]
+    assert logs[0] == logs[1]
+    states = [json.loads((tmp_path / name / "problem_state.json").read_text()) for name in ("straight", "resumed")]
+    assert states[0] == states[1] and states[0]["obs_norm"]["count"] > 0
+    report = json.loads((tmp_path / "resumed" / "eval.json").read_text())
+    assert len(report["unseen"]["task_values"]) == 72 and len(report["final"]["per_task_mean"]) == 8
+
+
+def test_steering_schedule_changes_the_task_input():
+    problem = problem_for(config("ant_dir"))
+    net = problem.make(1, 2)
+    genome = np.random.default_rng(0).normal(0, 0.3, (1, problem.genome_size))
+    schedule = lambda step: [0.0, 0.0] if step < 10 else [1.5, -1.5]     # noqa: E731
+    out = problem.rollout(net, genome, [0.0, 0.0], seeds=[1, 2], schedule=schedule, record_steps=True)
+    assert np.all(out["inputs"][:11, 0, :, -1] == 0.0)
+    np.testing.assert_array_equal(out["inputs"][11, 0, :, -1], [1.5, -1.5])
+    np.testing.assert_array_equal(out["task_value"][10], [1.5, -1.5])
+
+
+def test_tanh_action_map_stays_within_bounds():
+    problem = problem_for(config(task=dict(TASK, action_map="tanh")))
+    env = problem.environments(3)
+    a = problem.actions(np.array([[-50.0] * 6, [0.0] * 6, [50.0] * 6]), env)
+    np.testing.assert_allclose(a[0], env.action_low)
+    np.testing.assert_allclose(a[2], env.action_high)
+    np.testing.assert_allclose(a[1], (env.action_low + env.action_high) / 2)
+
+
+def test_bad_control_input():
+    with pytest.raises(ConfigError, match=r"unknown protocol 'cheetah'; allowed values are \['working_memory', 'halfcheetah_vel'"):
+        problem_for(config("cheetah"))
+    with pytest.raises(ConfigError, match="task_value"):
+        problem_for(config(task=dict(TASK, values=[1.0, 12.0])))
+    with pytest.raises(ConfigError, match=r"task.action_map': unknown map 'relu'; allowed values are \['clip', 'tanh'\]"):
+        problem_for(config(task=dict(TASK, action_map="relu")))
+    with pytest.raises(Exception, match="cannot run Python code during a simulation"):
+        problem_for(config(device="cpp_standalone"))
