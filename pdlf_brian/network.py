@@ -16,16 +16,30 @@ event pathway. This touches each synapse once per step instead of three or four 
 within the ``synapses`` slot of one step ``t`` (orders in `_ORDER`):
 
 1. input: ``x_prev = x; x = input(t)`` (``start`` slot)
-2. input->hidden and hidden->hidden passes: plasticity of step t-1, then ``acc += w*x_t`` (and ``s_{t-1}``)
+2. input->hidden and hidden->hidden passes: plasticity of step t-1 (then, with lesions, ``w *=
+   lesion_mask * keep_post``), then ``acc += w*x_t`` (and ``s_{t-1}``)
 3. (optional) state reset for the memory-in-weights test
 4. reduction of the running maxima to the copy's scales ``m_in``, ``m_rec`` (zero guarded to 1)
-5. hidden update: ``I = acc_in/m_in + acc_rec/m_rec``, then the neuron model's update code
+5. hidden update: (with temporary lesions ``keep_in = lesion_in(t)``, ...) ``I = acc_in/m_in*keep_in
+   + acc_rec/m_rec*keep_rec``, then the neuron model's update code (then, with blocked neurons,
+   every state variable times ``alive``)
 6. hidden->output pass: plasticity of step t-1 (``x = h_{t-1}``, ``y = tanh(a_{t-1})``), ``acc += w*s_t``
-7. reduction to ``m_out``; output ``a_t = acc/m_out``, ``y_out = tanh(a_t)``
+7. reduction to ``m_out``; output ``a_t = acc/m_out`` (``*keep_out``), ``y_out = tanh(a_t)``
 
 The last step's plasticity is applied by one extra ("flush") step whose outputs are discarded. The
 NumPy reference (`pdlf_brian.reference`) does the same computation eagerly, in the spec's order;
 ``tests/test_agreement.py`` keeps the two equal.
+
+Lesions (`pdlf_brian.interventions`) add code only to networks that have them. Frozen synapses have a
+``lesion_mask : 1 (constant)`` (0 or 1), multiplied into ``w`` right after the rule, before the
+running max, so the normalisation sees them as zeros; the weight-trained learner instead gets its
+genome with those weights zeroed (no per-step work). A `NeuronLesion` adds ``alive : 1 (constant)``
+to the hidden neurons. A `TemporaryLesion` on projection ``p`` adds a `TimedArray` ``lesion_p`` (0 in
+the window) and a postsynaptic variable ``keep_p``, set to ``lesion_p(t)`` by the neuron update of step
+t: it zeroes the projection's input of step t there (per neuron, not per synapse), and the pass of
+step t+1 multiplies it into ``w`` after the rule of step t, so the stored weight after a window step
+is zero. The weight-trained learner records ``w_eff = w*lesion_p(t)`` (a subexpression, evaluated only by the
+weight monitor) instead of its constant ``w``.
 """
 import logging
 import os
@@ -148,6 +162,11 @@ class PopulationNetwork:
         self.record_weights = record_weights
         self.interventions = interventions_mod.check_all(interventions, shape, n_steps)
         self.reset_steps = interventions_mod.reset_steps(self.interventions)
+        # lesions: hidden neurons blocked, synapses frozen at zero ({proj: bool (n_pre, n_post)}),
+        # projections held at zero for windows of steps ({proj: steps})
+        self.blocked = interventions_mod.blocked_neurons(self.interventions, shape)
+        self.frozen = interventions_mod.frozen_synapses(self.interventions, shape)
+        self.windows = interventions_mod.lesion_windows(self.interventions)
         self.float_dtype = float_dtype
         if self.info.standalone:
             directory = directory or tempfile.mkdtemp(prefix=f"pdlf_{device}_")
@@ -174,6 +193,7 @@ class PopulationNetwork:
         H, plastic = sh.n_hidden, self.plastic
         projections = [p for p, _, _ in sh.projections]
         namespace = {}
+        self._lesion_timed = {}     # one TimedArray per temporarily lesioned projection, shared by groups
         if self.info.standalone:
             self._stimulus = b2.TimedArray(np.zeros((self.n_steps + 1, C * sh.n_in)), dt=DT, name="stimulus")
             namespace["stimulus"] = self._stimulus
@@ -181,6 +201,10 @@ class PopulationNetwork:
                                    namespace=namespace, name="inputs")
         hidden_eqs = b2.Equations(self.neuron.equations) + b2.Equations(
             "I : 1\nh_prev : 1\n" + "".join(f"acc_{p} : 1\nmx_{p} : 1\n" for p in ("in", "rec")))
+        hidden_keep = [p for p in ("in", "rec") if p in self.windows]
+        if len(self.blocked) or hidden_keep:
+            hidden_eqs += b2.Equations(("alive : 1 (constant)\n" if len(self.blocked) else "")
+                                       + "".join(f"keep_{p} : 1\n" for p in hidden_keep))
         if plastic:
             # minv_*: 1/(the copy's scale) of the last step, as seen by synapses (which cannot read
             # linked variables; a product is cheaper than a division per synapse); scale_*: linked
@@ -188,11 +212,23 @@ class PopulationNetwork:
             hidden_eqs += b2.Equations("minv_in : 1\nminv_rec : 1\nscale_in : 1 (linked)\n"
                                        "scale_rec : 1 (linked)")
         self._hid = b2.NeuronGroup(C * H, hidden_eqs, events={"step": "True"},
-                                   namespace=dict(self.neuron.parameters), name="hidden")
+                                   namespace=dict(self.neuron.parameters, **self._lesion_arrays(hidden_keep)),
+                                   name="hidden")
+        if len(self.blocked):
+            alive = np.ones(H)
+            alive[self.blocked] = 0.0
+            self._hid.alive = np.tile(alive, C)
+        for p in hidden_keep:
+            setattr(self._hid, f"keep_{p}", 1.0)
         # y_out = tanh(a): the readout's activity for the rule, computed once per neuron, not per synapse
         out_eqs = "a : 1\nacc_out : 1\nmx_out : 1\ny_out : 1\n" + (
-            "minv_out : 1\nscale_out : 1 (linked)\n" if plastic else "")
-        self._out = b2.NeuronGroup(C * sh.n_out, out_eqs, events={"step": "True"}, name="output")
+            "minv_out : 1\nscale_out : 1 (linked)\n" if plastic else "") + (
+            "keep_out : 1\n" if "out" in self.windows else "")
+        self._out = b2.NeuronGroup(C * sh.n_out, out_eqs, events={"step": "True"},
+                                   namespace=self._lesion_arrays(["out"] if "out" in self.windows else []),
+                                   name="output")
+        if "out" in self.windows:
+            self._out.keep_out = 1.0
         objects = [self._inp, self._hid, self._out]
 
         if plastic:
@@ -209,26 +245,34 @@ class PopulationNetwork:
         self._syn = {}
         for proj, n_pre, n_post in sh.projections:
             pre, post = groups[proj]
-            syn = b2.Synapses(pre, post, model=self._synapse_model(), on_pre=self._synapse_code(proj),
-                              on_event="step", delay=0 * b2.ms, name=f"syn_{proj}")
+            # (the weight-trained learner's recorded w_eff reads the lesion window itself)
+            syn_namespace = self._lesion_arrays([proj]) if not plastic and proj in self.windows else {}
+            syn = b2.Synapses(pre, post, model=self._synapse_model(proj), on_pre=self._synapse_code(proj),
+                              on_event="step", delay=0 * b2.ms, namespace=syn_namespace, name=f"syn_{proj}")
             i, j = _dense_indices(C, n_pre, n_post)
             syn.connect(i=i, j=j)
+            if plastic and proj in self.frozen:
+                syn.lesion_mask = np.tile((~self.frozen[proj]).ravel().astype(float), C)
             syn.pre.order = _ORDER[f"pass_{proj}"]
             self._syn[proj] = syn
             objects.append(syn)
 
-        scale = {p: (f"*minv_{p}" if plastic else "") for p in ("in", "rec", "out")}
+        scale = {p: (f"*minv_{p}" if plastic else "") + (f"*keep_{p}" if p in self.windows else "")
+                 for p in ("in", "rec", "out")}
         current = f"acc_in{scale['in']}" + (f" + acc_rec{scale['rec']}" if sh.recurrent else "")
         hidden_projs = ["in", "rec"] if sh.recurrent else ["in"]
         refresh = [f"minv_{p} = 1/scale_{p}" for p in hidden_projs] if plastic else []
         if self.reset_steps:
             objects.append(self._state_reset())
-        update = "\n".join(([] if self.reset_steps else ["h_prev = h"]) + refresh + [f"I = {current}"]
+        update = "\n".join(([] if self.reset_steps else ["h_prev = h"]) + refresh
+                           + [f"keep_{p} = lesion_{p}(t)" for p in hidden_keep] + [f"I = {current}"]
                            + [f"{t} = {e}" for t, e in self.neuron.statements]
+                           + ([f"{v} = {v}*alive" for v in self.neuron.state_variables] if len(self.blocked) else [])
                            + [f"{v}_{p} = 0" for p in hidden_projs for v in ("acc", "mx")])
         objects.append(self._hid.run_regularly(update, when="synapses", order=_ORDER["hidden_update"],
                                                name="hidden_update"))
         out_update = (("minv_out = 1/scale_out\n" if plastic else "")
+                      + ("keep_out = lesion_out(t)\n" if "out" in self.windows else "")
                       + f"a = acc_out{scale['out']}\ny_out = tanh(a)\nacc_out = 0\nmx_out = 0")
         objects.append(self._out.run_regularly(out_update,
                                                when="synapses", order=_ORDER["output_update"],
@@ -252,9 +296,22 @@ class PopulationNetwork:
                          + ["acc_rec = acc_rec*state_keep(t)"])
         return self._hid.run_regularly(code, when="synapses", order=_ORDER["state_reset"], name="state_reset")
 
-    def _synapse_model(self):
+    def _lesion_arrays(self, projections):
+        """``{'lesion_p': TimedArray}``: 0 at the steps a `TemporaryLesion` holds ``p`` at zero, else 1."""
+        for p in projections:
+            if p not in self._lesion_timed:
+                keep = np.ones(max(self.windows[p]) + 2)
+                keep[list(self.windows[p])] = 0.0
+                self._lesion_timed[p] = b2.TimedArray(keep, dt=DT, name=f"lesion_{p}")
+        return {f"lesion_{p}": self._lesion_timed[p] for p in projections}
+
+    def _synapse_model(self, proj):
         if self.plastic:
-            return "w : 1\n" + "".join(f"{p} : 1 (constant)\n" for p in self.synapse.parameters)
+            return ("w : 1\n" + "".join(f"{p} : 1 (constant)\n" for p in self.synapse.parameters)
+                    + ("lesion_mask : 1 (constant)\n" if proj in self.frozen else ""))
+        if proj in self.windows:
+            # the effective weight, recorded instead of the genome's constant w
+            return f"w : 1 (constant)\nw_eff = w*lesion_{proj}(t) : 1"
         return "w : 1 (constant)"
 
     def _synapse_code(self, proj):
@@ -263,9 +320,13 @@ class PopulationNetwork:
         if not self.plastic:
             return accumulate
         dw = word_substitute(self.synapse.expression, {"x": f"({x})", "y": f"({y})"})
+        # lesions: frozen synapses stay zero; a window of step t-1 zeroes the weight after step t-1
+        lesion = ("*lesion_mask" if proj in self.frozen else "") + (f"*keep_{proj}_post" if proj in self.windows
+                                                                   else "")
         return "\n".join([
             f"w = w*minv_{proj}_post",                  # apply the previous step's normalisation
             f"w = w + int(t > 0.5*dt)*({dw})",          # rule with the previous step's activities
+        ] + ([f"w = w{lesion}"] if lesion else []) + [
             f"mx_{proj}_post = clip(abs(w), mx_{proj}_post, inf)",
             accumulate,
         ])
@@ -315,11 +376,15 @@ class PopulationNetwork:
                                                   name="mon_hidden")
         if self.record_weights:
             for proj, syn in self._syn.items():
-                self._mon[f"w_{proj}"] = b2.StateMonitor(syn, "w", record=True, when="end", name=f"mon_w_{proj}")
+                self._mon[f"w_{proj}"] = b2.StateMonitor(syn, self._recorded_weight(proj), record=True, when="end",
+                                                         name=f"mon_w_{proj}")
             if self.plastic:
                 self._mon["scale"] = b2.StateMonitor(self._scale, ["m_in", "m_rec", "m_out"], record=True,
                                                      when="end", name="mon_scale")
         return list(self._mon.values())
+
+    def _recorded_weight(self, proj):
+        return "w_eff" if not self.plastic and proj in self.windows else "w"
 
     def _compile(self):
         import time
@@ -335,7 +400,10 @@ class PopulationNetwork:
         genomes = self.layout.check(genomes, self.n_individuals)
         values = {}
         for (proj, var), block in self.layout.split(genomes).items():
-            values[(self._syn[proj], var)] = np.repeat(block, self.batch, axis=0).ravel()
+            block = np.repeat(block, self.batch, axis=0)
+            if var == "w" and proj in self.frozen:
+                block = block * ~self.frozen[proj]     # the weight-trained learner's frozen synapses
+            values[(self._syn[proj], var)] = block.ravel()
         return values
 
     def _check_inputs(self, inputs, n_steps):
@@ -375,6 +443,7 @@ class PopulationNetwork:
         else:
             T = len(inputs) if not self.info.standalone else self.n_steps
             stim = self._check_inputs(inputs, T)
+        interventions_mod.check_all(self.interventions, self.shape, T)    # e.g. a lesion beyond the episode
         if self.info.standalone:
             padded = np.vstack([stim, np.zeros((1, stim.shape[1]))])
             run_args = {getattr(syn, var): v for (syn, var), v in values.items()}
@@ -427,11 +496,14 @@ class PopulationNetwork:
             w = np.asarray(self._syn[proj].w[:]).reshape(self.n_copies, n_pre, n_post)
             if self.plastic:
                 w = w / scale[proj][:, None, None]
+            elif T - 1 in self.windows.get(proj, ()):
+                w = w * 0.0            # the genome's weights, held at zero at the last step
             rec.weights[proj] = w.reshape(P, B, n_pre, n_post)
         if self.record_weights:
             rec.weight_history = {}
             for proj, n_pre, n_post in sh.projections:
-                w = np.asarray(self._mon[f"w_{proj}"].w).T.reshape(T + 1, self.n_copies, n_pre, n_post)
+                w = np.asarray(getattr(self._mon[f"w_{proj}"], self._recorded_weight(proj))).T
+                w = w.reshape(T + 1, self.n_copies, n_pre, n_post)
                 if self.plastic:
                     m = np.asarray(getattr(self._mon["scale"], f"m_{proj}")).T
                     w = w / m[:, :, None, None]

@@ -3,13 +3,15 @@
 It executes the same model strings as the Brian2 network (neuron update code, rule terms) but with
 its own, direct bookkeeping: dense weight matrices per copy, updated and normalised eagerly, in the
 order the spec gives. It is the correctness oracle for `pdlf_brian.network` and the NumPy speed
-baseline.
+baseline. Interventions are applied just as directly: lesions are dense masks on the weight matrices
+and on the hidden state (see `pdlf_brian.interventions` for their semantics).
 """
 import numpy as np
 
 from pdlf_brian.errors import ConfigError
 from pdlf_brian.expressions import evaluate
-from pdlf_brian.interventions import check_all, reset_steps
+from pdlf_brian.interventions import (NeuronLesion, SynapseLesion, TemporaryLesion, check_all,
+                                     reset_steps)
 from pdlf_brian.layout import GenomeLayout, NetworkShape
 from pdlf_brian.neuron import NeuronModel
 from pdlf_brian.recording import Recording
@@ -46,6 +48,7 @@ class ReferenceNetwork:
         self.plastic = isinstance(synapse, ResolvedRule)
         self.constants = {name: _to_float(v) for name, v in neuron.parameters.items()}
         self.constants["dt"] = DT
+        self.set_lesions(())
 
     # -- state -----------------------------------------------------------------------------
     def reset(self, genomes, batch=1):
@@ -54,29 +57,74 @@ class ReferenceNetwork:
         self.n_copies = len(genomes) * batch
         blocks = {k: np.repeat(v, batch, axis=0).astype(self.dtype)
                   for k, v in self.layout.split(genomes).items()}
-        self.params, self.W = {}, {}
+        self.params, self.W, self.genome_W = {}, {}, {}
         for proj, pre, post in self.shape.projections:
             if self.plastic:
                 self.params[proj] = {var: blocks[(proj, var)] for var in self.synapse.parameters}
                 self.W[proj] = np.zeros((self.n_copies, pre, post), self.dtype)
             else:
-                self.W[proj] = blocks[(proj, "w")].copy()
+                # the weight-trained learner's weights are its genome, with frozen synapses zeroed
+                self.genome_W[proj] = blocks[(proj, "w")] * self.masks.get(proj, 1.0)
+                self.W[proj] = self.genome_W[proj].copy()
         zeros = np.zeros((self.n_copies, self.shape.n_hidden), self.dtype)
         self.state = {var: zeros.copy() for var in self.neuron.state_variables}
         self.output = np.zeros((self.n_copies, self.shape.n_out), self.dtype)
 
-    def _plasticity(self, proj, x, y):
+    def set_lesions(self, interventions=()):
+        """Dense lesion masks from ``interventions`` (kept until the next call; none by default).
+
+        ``masks[proj]``: 1 where a synapse is free, 0 where it is frozen at zero (`SynapseLesion`, and
+        every synapse into or out of a `NeuronLesion`'s neurons); ``alive``: 0 for blocked hidden
+        neurons; ``windows[proj]``: the steps at which a `TemporaryLesion` holds the projection at zero.
+        """
+        self.alive = np.ones(self.shape.n_hidden, self.dtype)
+        self.masks, self.windows = {}, {}
+        for item in interventions:
+            if isinstance(item, NeuronLesion):
+                self.alive[item.neurons(self.shape)] = 0.0
+        for proj, pre, post in self.shape.projections:
+            mask = np.ones((pre, post), self.dtype)
+            if proj in ("rec", "out"):
+                mask *= self.alive[:, None]
+            if proj in ("in", "rec"):
+                mask *= self.alive[None, :]
+            for item in interventions:
+                if isinstance(item, SynapseLesion) and item.projection == proj:
+                    mask.flat[item.synapses(self.shape)] = 0.0
+            if not mask.all():
+                self.masks[proj] = mask
+        for item in interventions:
+            if isinstance(item, TemporaryLesion):
+                for proj in item.projections:
+                    self.windows.setdefault(proj, set()).update(item.steps)
+        if self.alive.all():
+            self.alive = None
+
+    def _plasticity(self, proj, x, y, keep):
         W = self.W[proj]
         namespace = dict(self.params[proj], x=x[:, :, None], y=y[:, None, :], w=W)
         dW = evaluate(self.synapse.expression, namespace)
-        W = W + dW
+        # frozen synapses stay zero and a temporary lesion holds the projection at zero, before the
+        # normalisation: the max-abs scale sees them as the zeros they are
+        W = (W + dW) * self.masks.get(proj, 1.0) * keep.get(proj, 1.0)
         scale = np.abs(W).max(axis=(1, 2), keepdims=True)
         scale[scale == 0] = 1.0
         self.W[proj] = W / scale
 
-    def step(self, x):
-        """Advance one step with input ``x`` (copies, n_in); returns the readout (copies, n_out)."""
+    def step(self, x, t=None):
+        """Advance one step with input ``x`` (copies, n_in); returns the readout (copies, n_out).
+
+        ``t`` (the step's index) is needed only with temporary lesions (`set_lesions`).
+        """
         st = self.state
+        keep = {proj: 0.0 for proj, steps in self.windows.items() if t in steps}
+        for proj in self.windows:
+            # a lesioned projection is zero for this step's input; the weight-trained learner's
+            # genome weights come back when the window is over
+            if not self.plastic:
+                self.W[proj] = self.genome_W[proj] * keep.get(proj, 1.0)
+            elif proj in keep:
+                self.W[proj] = self.W[proj] * 0.0
         current = np.einsum("ci,cij->cj", x, self.W["in"])
         if self.shape.recurrent:
             current = current + np.einsum("ci,cij->cj", st["s"], self.W["rec"])
@@ -86,13 +134,13 @@ class ReferenceNetwork:
         for target, expr in self.neuron.statements:
             namespace[target] = np.asarray(evaluate(expr, namespace), dtype=self.dtype) * np.ones_like(current)
         for var in st:
-            st[var] = namespace[var]
+            st[var] = namespace[var] if self.alive is None else namespace[var] * self.alive
         a = np.einsum("ci,cij->cj", st["s"], self.W["out"])
         if self.plastic:
-            self._plasticity("in", x, st["h"])
+            self._plasticity("in", x, st["h"], keep)
             if self.shape.recurrent:
-                self._plasticity("rec", st["h"], st["h"])
-            self._plasticity("out", st["h"], np.tanh(a))
+                self._plasticity("rec", st["h"], st["h"], keep)
+            self._plasticity("out", st["h"], np.tanh(a), keep)
         self.output = a
         return a
 
@@ -122,7 +170,8 @@ class ReferenceNetwork:
         n_steps : int, optional
             Episode length of a closed-loop run.
         interventions : tuple
-            Objects from `pdlf_brian.interventions` (e.g. `StateReset`).
+            Objects from `pdlf_brian.interventions` (e.g. `StateReset`, `TemporaryLesion`,
+            `NeuronLesion`, `SynapseLesion`).
         """
         genomes = np.asarray(genomes)
         P = len(genomes)
@@ -136,7 +185,9 @@ class ReferenceNetwork:
             T = n_steps
             if not isinstance(T, (int, np.integer)) or T < 1:
                 raise ConfigError(f"n_steps: expected a positive integer, got {T!r}")
-        resets = set(reset_steps(check_all(interventions, self.shape, None)))
+        interventions = check_all(interventions, self.shape, T)
+        resets = set(reset_steps(interventions))
+        self.set_lesions(interventions)
         self.reset(genomes, batch)
         out = {k: [] for k in record}
         history = {p: [] for p, _, _ in self.shape.projections} if record_weights else None
@@ -153,7 +204,7 @@ class ReferenceNetwork:
                 x = x.reshape(C, n_in)
             if t in resets:
                 self.reset_state()
-            a = self.step(x)
+            a = self.step(x, t)
             previous = a.reshape(P, batch, self.shape.n_out)
             for k in record:
                 out[k].append(a if k == "output" else self.state[names[k]].copy())

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pdlf_brian.engine import make_network
-from pdlf_brian.interventions import StateReset
+from pdlf_brian.interventions import NeuronLesion, StateReset, SynapseLesion, TemporaryLesion
 from pdlf_brian.layout import NetworkShape
 from pdlf_brian.models import PDLF_RULE, PDLF_RULE_WITH_DECAY, TERNARY_LIF
 from pdlf_brian.reference import ReferenceNetwork
@@ -51,7 +51,8 @@ def assert_agrees(net, rng):
 
 
 # Each device gets the full rule with and without recurrence, every named ablation, a user-added
-# term, the weight-trained learner and the state-reset intervention; recurrence alternates.
+# term, the weight-trained learner, the state-reset intervention and each lesion kind alone and
+# composed; recurrence alternates.
 CASES = [
     ("full", PDLF_RULE, False, "plastic"),
     ("full-recurrent", PDLF_RULE, True, "plastic"),
@@ -63,15 +64,33 @@ CASES = [
     ("weights-recurrent", PDLF_RULE, True, "weights"),
     ("reset-recurrent", PDLF_RULE, True, "plastic"),
     ("reset-weights", PDLF_RULE, True, "weights"),
+    ("lesion-temporary", PDLF_RULE, True, "plastic"),
+    ("lesion-neurons", PDLF_RULE, True, "plastic"),
+    ("lesion-synapses", PDLF_RULE, False, "plastic"),
+    ("lesion-composed", PDLF_RULE, True, "plastic"),
+    ("lesion-composed-weights", PDLF_RULE, True, "weights"),
 ]
+#: The interventions of the cases that have some (tests/test_lesions.py uses the same lesions, so
+#: that the runtime device's compiled code is shared).
+COMPOSED_LESIONS = (TemporaryLesion(("in", "out"), start=60, length=20), NeuronLesion(0.34, seed=1),
+                    SynapseLesion("rec", 0.3, seed=2))
+INTERVENTIONS = {
+    "reset-recurrent": (StateReset((70, 140)),),
+    "reset-weights": (StateReset((70, 140)),),
+    "lesion-temporary": (TemporaryLesion(("in", "rec", "out"), start=60, length=20),),
+    "lesion-neurons": (NeuronLesion(0.34, seed=1),),
+    "lesion-synapses": (SynapseLesion("out", 0.5, seed=2),),
+    "lesion-composed": COMPOSED_LESIONS,
+    "lesion-composed-weights": COMPOSED_LESIONS,
+}
 # Every cpp_standalone case recompiles part of the project (20-40 s each): the cases beyond the
-# full rule, the baseline and a reset are marked slow (run them with `pytest -m slow`).
+# full rule, the baseline and a reset are marked slow (run them with `pytest -m slow`), lesions included.
 _CPP_DEFAULT = ("full", "full-recurrent", "weights-recurrent", "reset-recurrent")
 DEVICES = ("numpy", "runtime", "cpp_standalone")
 
 
 def _ablation(case):
-    return "full" if case.startswith(("full", "user", "weights", "reset")) else case
+    return "full" if case.startswith(("full", "user", "weights", "reset", "lesion")) else case
 
 
 def _params():
@@ -86,12 +105,12 @@ def _params():
 def test_engine_agrees_with_numpy_reference(device, case, rule, recurrent, learner, rng, cpp_directory):
     """One body for every device: the network from `make_network` equals the reference step by step."""
     options = {"directory": cpp_directory} if device == "cpp_standalone" else {}
-    interventions = (StateReset((70, 140)),) if case.startswith("reset") else ()
+    interventions = INTERVENTIONS.get(case, ())
     net = make_network(NetworkShape(4, 6, 2, recurrent=recurrent), resolve_synapse(learner, rule, _ablation(case)),
                        n_individuals=3, batch=2, device=device, n_steps=T, record=RECORD, record_weights=True,
                        interventions=interventions, **options)
     first = assert_agrees(net, rng)
-    if interventions:
+    if case.startswith("reset"):
         # the reset really zeroes the state: the trace is zero after the reset step's own update only
         # where that step's spikes are zero
         for k in (70, 140):
