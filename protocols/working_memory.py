@@ -72,14 +72,15 @@ class WorkingMemoryProblem(Problem):
         return Evaluation(fitness(self.task, trials, rec.output), len(genomes) * trials.inputs.shape[0]
                           * self.settings.batch)
 
-    def heldout(self, genome, seed, reset=False, n_sequences=None):
+    def heldout(self, genome, seed, reset=False, n_sequences=None, interventions=()):
         """Accuracy of one genome on fresh sequences, run as one population of identical individuals.
 
         With ``reset=True`` the hidden state is zeroed after the presentation (before step L).
+        ``interventions`` (e.g. lesions from `pdlf_brian.interventions`) apply to the held-out run.
         """
         n = n_sequences or self.settings.heldout_sequences
         trials = self.task.sample(np.random.default_rng(seed), n)
-        interventions = (StateReset((self.task.length,)),) if reset else ()
+        interventions = tuple(interventions) + ((StateReset((self.task.length,)),) if reset else ())
         net = self.evaluation_network(1, n, record=("output", "spikes"), interventions=interventions)
         rec = net.run(np.asarray(genome)[None, :], trials.inputs[:, None], final_weights=False)
         acc = float(accuracy(self.task, trials, rec.output)[0])
