@@ -63,7 +63,7 @@ logging.getLogger("brian2.codegen.generators.base").setLevel(logging.ERROR)
 
 #: Length of one simulator step (one stimulus or control step).
 DT = 1 * b2.ms
-RECORDABLE = ("output", "spikes", "trace", "voltage")
+RECORDABLE = ("output", "spikes", "trace", "voltage", "scale")
 _HIDDEN_RECORD = {"spikes": "s", "trace": "h", "voltage": "v"}
 _ORDER = {
     "pass_in": 0, "pass_rec": 1, "state_reset": 1.5, "reset_scale_hidden": 2, "reduce_hidden": 3, "guard_hidden": 4,
@@ -115,7 +115,8 @@ class PopulationNetwork:
     n_steps : int
         Steps per episode; required for standalone devices, whose project is compiled for it.
     record : tuple of str
-        Any of 'output', 'spikes', 'trace', 'voltage'.
+        Any of 'output', 'spikes', 'trace', 'voltage', 'scale' (plastic learner: the max-abs
+        normalisation scale of each projection after each step's rule, i.e. before normalisation).
     record_weights : bool
         Record all weights after every step (small networks only).
     interventions : tuple
@@ -378,9 +379,9 @@ class PopulationNetwork:
             for proj, syn in self._syn.items():
                 self._mon[f"w_{proj}"] = b2.StateMonitor(syn, self._recorded_weight(proj), record=True, when="end",
                                                          name=f"mon_w_{proj}")
-            if self.plastic:
-                self._mon["scale"] = b2.StateMonitor(self._scale, ["m_in", "m_rec", "m_out"], record=True,
-                                                     when="end", name="mon_scale")
+        if self.plastic and (self.record_weights or "scale" in self.record):
+            self._mon["scale"] = b2.StateMonitor(self._scale, ["m_in", "m_rec", "m_out"], record=True,
+                                                 when="end", name="mon_scale")
         return list(self._mon.values())
 
     def _recorded_weight(self, proj):
@@ -490,6 +491,10 @@ class PopulationNetwork:
             for name, var in _HIDDEN_RECORD.items():
                 if name in self.record:
                     setattr(rec, name, series(self._mon["hidden"], var, sh.n_hidden))
+        if "scale" in self.record and self.plastic:
+            # m recorded at the end of step t+1 is the max |w| after the rule of step t (lazy normalisation)
+            rec.scale = {p: np.asarray(getattr(self._mon["scale"], f"m_{p}")).T[1:T + 1].reshape(T, P, B)
+                         for p, _, _ in sh.projections}
         scale = ({p: np.asarray(getattr(self._scale, f"m_{p}")[:]) for p in ("in", "rec", "out")}
                  if self.plastic and final_weights else None)
         for proj, n_pre, n_post in (sh.projections if final_weights else ()):

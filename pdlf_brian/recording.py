@@ -15,7 +15,9 @@ class Recording:
     * ``trace``: (T, P, B, n_hidden), the hidden trace ``h_t`` (if recorded);
     * ``voltage``: (T, P, B, n_hidden), membrane potential after reset (if recorded);
     * ``weights``: ``{projection: (P, B, n_pre, n_post)}`` at the end of the run;
-    * ``weight_history``: ``{projection: (T, P, B, n_pre, n_post)}``, weights after each step (if recorded).
+    * ``weight_history``: ``{projection: (T, P, B, n_pre, n_post)}``, weights after each step (if recorded);
+    * ``scale``: ``{projection: (T, P, B)}``, the max |w| after each step's rule, before the max-abs
+      normalisation divides by it (plastic learner, if recorded): how far the raw weights grow.
     """
 
     output: np.ndarray
@@ -24,6 +26,7 @@ class Recording:
     voltage: np.ndarray = None
     weights: dict = field(default_factory=dict)
     weight_history: dict = None
+    scale: dict = None
 
     def firing_rate(self, steps=slice(None)):
         """Fraction of hidden units spiking (either sign) per step, averaged over the given steps."""

@@ -66,6 +66,7 @@ class ReferenceNetwork:
                 # the weight-trained learner's weights are its genome, with frozen synapses zeroed
                 self.genome_W[proj] = blocks[(proj, "w")] * self.masks.get(proj, 1.0)
                 self.W[proj] = self.genome_W[proj].copy()
+        self.scales = {}
         zeros = np.zeros((self.n_copies, self.shape.n_hidden), self.dtype)
         self.state = {var: zeros.copy() for var in self.neuron.state_variables}
         self.output = np.zeros((self.n_copies, self.shape.n_out), self.dtype)
@@ -109,6 +110,7 @@ class ReferenceNetwork:
         W = (W + dW) * self.masks.get(proj, 1.0) * keep.get(proj, 1.0)
         scale = np.abs(W).max(axis=(1, 2), keepdims=True)
         scale[scale == 0] = 1.0
+        self.scales[proj] = scale[:, 0, 0]
         self.W[proj] = W / scale
 
     def step(self, x, t=None):
@@ -161,7 +163,7 @@ class ReferenceNetwork:
             Open loop: the whole input sequence.
         batch : int
             B, copies per individual.
-        record : subset of ("output", "spikes", "trace", "voltage")
+        record : subset of ("output", "spikes", "trace", "voltage", "scale")
         record_weights : bool
             Also return the weights after every step (memory: T x copies x synapses).
         controller : callable, optional
@@ -189,7 +191,10 @@ class ReferenceNetwork:
         resets = set(reset_steps(interventions))
         self.set_lesions(interventions)
         self.reset(genomes, batch)
+        record_scale = "scale" in record and self.plastic
+        record = [k for k in record if k != "scale"]
         out = {k: [] for k in record}
+        scales = {p: [] for p, _, _ in self.shape.projections} if record_scale else None
         history = {p: [] for p, _, _ in self.shape.projections} if record_weights else None
         names = {"output": None, "spikes": "s", "trace": "h", "voltage": "v"}
         previous = np.zeros((P, batch, self.shape.n_out))
@@ -208,6 +213,9 @@ class ReferenceNetwork:
             previous = a.reshape(P, batch, self.shape.n_out)
             for k in record:
                 out[k].append(a if k == "output" else self.state[names[k]].copy())
+            if record_scale:
+                for p in scales:
+                    scales[p].append(self.scales[p].copy())
             if record_weights:
                 for p in history:
                     history[p].append(self.W[p].copy())
@@ -221,6 +229,8 @@ class ReferenceNetwork:
             if k in out:
                 setattr(rec, k, shaped(out[k], (self.shape.n_hidden,)))
         rec.weights = {p: self.W[p].reshape(P, batch, *self.W[p].shape[1:]).copy() for p in self.W}
+        if record_scale:
+            rec.scale = {p: np.asarray(v).reshape(T, P, batch) for p, v in scales.items()}
         if record_weights:
             rec.weight_history = {p: np.asarray(v).reshape(T, P, batch, *self.W[p].shape[1:])
                                   for p, v in history.items()}

@@ -14,7 +14,7 @@ from pdlf_brian.reference import ReferenceNetwork
 from pdlf_brian.rule import resolve_synapse
 
 T = 210
-RECORD = ("output", "spikes", "trace", "voltage")
+RECORD = ("output", "spikes", "trace", "voltage", "scale")
 RTOL = 1e-9
 
 
@@ -44,6 +44,8 @@ def assert_agrees(net, rng):
         _close(getattr(got, name), getattr(want, name), name)
     for proj in want.weights:
         _close(got.weights[proj], want.weights[proj], f"final weights {proj}")
+        if net.plastic:
+            _close(got.scale[proj], want.scale[proj], f"normalisation scale {proj}")
         _close(got.weight_history[proj], want.weight_history[proj], f"weights over time {proj}")
     if net.plastic:
         assert np.abs(want.weights["in"]).max() > 0.5, "plasticity did not build up weights"
