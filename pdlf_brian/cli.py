@@ -1,5 +1,6 @@
 """Command line: ``pdlf train <protocol> [--config FILE] [--set key=value] [--run-dir DIR]``,
-``pdlf train --resume RUN_DIR [--set generations=N]`` and ``pdlf eval RUN_DIR``."""
+``pdlf train --resume RUN_DIR [--set generations=N]``, ``pdlf eval RUN_DIR`` and
+``pdlf report PATH... [--out DIR]``."""
 import argparse
 import json
 import os
@@ -77,12 +78,19 @@ def main(argv=None):
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
     ev = sub.add_parser("eval", help="evaluate a run's chosen genome on held-out episodes")
     ev.add_argument("run_dir")
+    rep = sub.add_parser("report", help="every figure that applies to runs or results folders, and one HTML page")
+    rep.add_argument("paths", nargs="+", metavar="PATH", help="run directories or results folders")
+    rep.add_argument("--out", help="folder for the figures and report.html (default: the first PATH's figures/)")
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
             _train(args)
-        else:
+        elif args.command == "eval":
             print(json.dumps(evaluate_run(args.run_dir), indent=1))
+        else:
+            from pdlf_brian.analysis.report import make_report
+
+            print(make_report(args.paths, args.out))
     except (ConfigError, DeviceError) as exc:
         print(f"pdlf: error: {exc}", file=sys.stderr)
         return 2
