@@ -19,7 +19,9 @@ def _check_activity(array, name):
 
 
 def _check_phases(phases, n_steps):
-    """``{name: slice}`` with each slice non-empty inside ``n_steps``; ``None`` means the whole run."""
+    """``{name: slice}`` of the non-empty phases inside ``n_steps``; ``None`` means the whole run.
+
+    An empty phase (e.g. the delay of a task with Lat = 0) is left out, not an error."""
     if phases is None:
         return {"all": slice(0, n_steps)}
     out = {}
@@ -27,9 +29,10 @@ def _check_phases(phases, n_steps):
         if not isinstance(sl, slice):
             raise ValueError(f"phase {name!r}: expected a slice of steps, got {sl!r}")
         start, stop, step = sl.indices(n_steps)
-        if len(range(start, stop, step)) == 0:
-            raise ValueError(f"phase {name!r}: {sl} selects no step of a recording with {n_steps} steps")
-        out[name] = slice(start, stop, step)
+        if len(range(start, stop, step)):
+            out[name] = slice(start, stop, step)
+    if not out:
+        raise ValueError(f"phases: none of {list(phases)} selects a step of a recording with {n_steps} steps")
     return out
 
 

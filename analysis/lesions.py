@@ -176,5 +176,6 @@ def ablation_figure(runs_by_ablation, key="mean", spread="std", title="ablations
 
     A thin wrapper around `pdlf_brian.analysis.curves.curves_figure`; returns its ``(fig, numbers)``.
     """
-    return curves_figure(runs_by_ablation, key=key, spread=spread, ylabel=f"training fitness ({key})",
+    ylabel = "held-out score" if key == "heldout" else f"training fitness ({key})"
+    return curves_figure(runs_by_ablation, key=key, spread=spread, ylabel=ylabel,
                          title=title, levels=levels)

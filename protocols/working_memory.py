@@ -6,8 +6,11 @@ Run it from a shell::
 
 Every individual of a generation sees the same ``batch`` sequences (common random numbers); each
 sequence runs in its own network copy, so plastic weights are per sequence. The training fitness is
-the smooth `fitness` of `working_memory_task`; the reported metric is recall accuracy (chance 0.5)
-on fresh held-out sequences.
+``task.fitness``: by default `working_memory_task.fitness_sigmoid`, ``-mean((sigmoid(a) - bit)^2)``
+over the recall steps (the clipped score of earlier versions, ``'clip'``, let the population sit on
+silent readouts; issue 8). The reported metric is recall accuracy (chance 0.5, a silent output counts
+as wrong) on fresh held-out sequences, beside the majority-bit level and the fraction of silent
+recall outputs.
 """
 from dataclasses import dataclass
 
@@ -19,7 +22,7 @@ from pdlf_brian.evolution.problem import Evaluation, Problem
 from pdlf_brian.interventions import StateReset
 from pdlf_brian.layout import GenomeLayout, NetworkShape
 from pdlf_brian.protocols.working_memory_task import (
-    CopyTask, accuracy, accuracy_by_position, fitness, majority_baseline, population_inputs, rate_by_phase,
+    FITNESSES, CopyTask, accuracy, accuracy_by_position, majority_baseline, population_inputs, rate_by_phase,
     recall_output,
 )
 from pdlf_brian.rule import resolve_synapse
@@ -31,10 +34,11 @@ class WorkingMemorySettings:
 
     length: int = 4             # L, bits per sequence
     delay: int = 0              # Lat, steps between presentation and recall
-    batch: int = 16             # sequences per individual per generation
-    n_hidden: int = 32
+    batch: int = 32             # sequences per individual per generation
+    n_hidden: int = 64
     recurrent: str = "auto"     # 'auto': recurrent for the weights learner only; or true/false
     heldout_sequences: int = 256
+    fitness: str = "sigmoid"    # training fitness: 'sigmoid' or 'clip' (see working_memory_task.FITNESSES)
 
     @classmethod
     def from_dict(cls, data):
@@ -43,6 +47,9 @@ class WorkingMemorySettings:
             value = getattr(settings, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"config field 'task.{name}': expected a positive integer, got {value!r}")
+        if settings.fitness not in FITNESSES:
+            raise ConfigError(f"config field 'task.fitness': unknown fitness {settings.fitness!r}; "
+                              f"allowed values are {list(FITNESSES)}")
         if settings.recurrent not in ("auto", True, False):
             raise ConfigError(f"config field 'task.recurrent': expected 'auto', true or false, got {settings.recurrent!r}")
         return settings
@@ -69,7 +76,8 @@ class WorkingMemoryProblem(Problem):
         trials = self.task.sample(np.random.default_rng(seed), self.settings.batch)
         net = self.network(len(genomes))
         rec = net.run(genomes, population_inputs(trials, len(genomes)), final_weights=False)
-        return Evaluation(fitness(self.task, trials, rec.output), len(genomes) * trials.inputs.shape[0]
+        score = FITNESSES[self.settings.fitness](self.task, trials, rec.output)
+        return Evaluation(score, len(genomes) * trials.inputs.shape[0]
                           * self.settings.batch)
 
     def heldout(self, genome, seed, reset=False, n_sequences=None, interventions=()):

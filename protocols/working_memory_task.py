@@ -31,7 +31,8 @@ import numpy as np
 from pdlf_brian.errors import ConfigError
 
 __all__ = ["CopyTask", "Trials", "population_inputs", "recall_output", "accuracy",
-           "accuracy_by_position", "fitness", "majority_baseline", "majority_baseline_exact",
+           "accuracy_by_position", "fitness", "fitness_sigmoid", "FITNESSES", "majority_baseline",
+           "majority_baseline_exact",
            "rate_by_phase", "PHASES"]
 
 #: Names of the three phases, in time order.
@@ -274,6 +275,29 @@ def fitness(task, trials, output):
     err = (np.clip(rec, -1.0, 1.0) - targets) ** 2
     axes = (0, -1)                                                      # recall steps and sequences
     return _finish(-err.mean(axis=axes))
+
+
+def fitness_sigmoid(task, trials, output):
+    """Training fitness to maximise: ``-mean((sigmoid(a) - bit)^2)`` over recall steps and sequences.
+
+    ``bit`` is the target in {0, 1}. The score lies in (-1, 0): a silent output (a = 0) scores
+    -0.25, confidently right outputs approach 0 and confidently wrong ones approach -1. Unlike the
+    clipped score (`fitness`), which gives nothing for a margin beyond ``|a| = 1``, it keeps
+    rewarding a larger margin on the right side. It is the default training fitness since the
+    comparison in issue 8 (``results/working_memory/README.md``).
+
+    Returns
+    -------
+    ndarray (P,) for output (T, P, B, 1), or float for output (T, B, 1)
+    """
+    rec, targets = _recall_and_targets(task, trials, output)
+    bits = (targets + 1.0) / 2.0
+    err = (0.5 * (1.0 + np.tanh(0.5 * rec)) - bits) ** 2           # sigmoid without overflow
+    return _finish(-err.mean(axis=(0, -1)))
+
+
+#: Training fitnesses by name (the ``task.fitness`` config key).
+FITNESSES = {"sigmoid": fitness_sigmoid, "clip": fitness}
 
 
 def majority_baseline(trials):

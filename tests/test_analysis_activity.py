@@ -49,8 +49,10 @@ def test_phase_rates_on_hand_made_spikes():
 
 
 def test_phase_checks():
-    with pytest.raises(ValueError, match="selects no step"):
+    with pytest.raises(ValueError, match="selects a step"):
         activity.phase_rates(hand_made_spikes(), {"late": slice(20, 30)})
+    # an empty phase (a delay of length 0) is left out
+    assert list(activity.phase_rates(hand_made_spikes(), {"a": slice(0, 4), "empty": slice(4, 4)})) == ["a"]
     with pytest.raises(ValueError, match="expected shape"):
         activity.phase_rates(np.zeros((10, 3)), PHASES)
     assert activity.phase_rates(hand_made_spikes())["all"]["rate"] == pytest.approx(13 / 60)

@@ -244,3 +244,19 @@ def test_rate_by_phase_no_delay_is_nan():
         rate_by_phase(task, np.ones((7, 2, 4, 5)))
     with pytest.raises(ConfigError, match="dt_seconds"):
         rate_by_phase(task, spikes, dt_seconds=0)
+
+
+def test_sigmoid_fitness_orders_outputs_and_scores_silence():
+    from pdlf_brian.protocols.working_memory_task import FITNESSES, fitness_sigmoid
+
+    task = CopyTask(4, 2)
+    trials = task.sample(np.random.default_rng(0), 16)
+    perfect = np.zeros((task.n_steps, 16, 1))
+    perfect[task.recall, :, 0] = trials.targets
+    silent = np.zeros_like(perfect)
+    scores = [fitness_sigmoid(task, trials, k * perfect) for k in (-10, -1, 0, 1, 10)]
+    assert scores == sorted(scores) and scores[2] == -0.25
+    assert -1 < scores[0] < -0.99 and -0.01 < scores[-1] < 0
+    assert fitness_sigmoid(task, trials, silent) == -0.25
+    np.testing.assert_allclose(fitness_sigmoid(task, trials, 1000 * perfect), 0.0, atol=1e-12)   # no overflow
+    assert set(FITNESSES) == {"sigmoid", "clip"}
