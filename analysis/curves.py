@@ -208,7 +208,7 @@ def curves_figure(groups, key="mean", spread="std", ylabel=None, title=None, lev
 
 
 def training_figure(run_dirs, labels=None, heldout_label="held-out score", levels=None, title=None,
-                    spread="std"):
+                    spread="std", extra=None, chosen=None):
     """Training fitness (population mean, faint: best) and held-out score against generations.
 
     Runs sharing a label are one group drawn as mean over seeds with a band; a group of one run is
@@ -226,13 +226,18 @@ def training_figure(run_dirs, labels=None, heldout_label="held-out score", level
         Name to a horizontal reference line on the held-out panel (chance, baselines).
     title : str, optional
     spread : {"std", "minmax"}
+    extra : dict, optional
+        Log column to a label, drawn dashed on the held-out panel (e.g. ``{"heldout_silent_fraction":
+        "silent recall outputs"}``).
+    chosen : dict, optional
+        ``{"generation": g, "score": s, "label": text}``: the genome a run is judged by, marked with a star.
 
     Returns
     -------
     fig : matplotlib.figure.Figure
     numbers : dict
         ``{"mean": {label: stats}, "best": {...}, "heldout": {...}, "levels": {...}}`` against
-        generations, stats as returned by `curve_statistics`.
+        generations, stats as returned by `curve_statistics` (and the ``extra`` columns, ``chosen``).
     """
     groups = group_runs(run_dirs, labels)
     plt = pyplot()
@@ -245,8 +250,18 @@ def training_figure(run_dirs, labels=None, heldout_label="held-out score", level
         best = numbers["best"][label]
         ax_fit.plot(best["x"], best["mean"], color=color, alpha=0.4, lw=0.8)
         draw_band(ax_held, numbers["heldout"][label], spread, label=label, color=color, marker="o")
+        for key, text in (extra or {}).items():
+            stats = curve_statistics(logs, key, "generation")
+            numbers.setdefault(key, {})[label] = stats
+            if len(stats["x"]):
+                ax_held.plot(stats["x"], stats["mean"], "--", color=color, alpha=0.7, lw=1,
+                             label=f"{label}: {text}")
     for (name, level), style in zip((levels or {}).items(), (":", "--", "-.")):
         ax_held.axhline(level, color="k", ls=style, lw=1, label=name)
+    if chosen:
+        ax_held.plot([chosen["generation"]], [chosen["score"]], "*", color="k", ms=12,
+                     label=chosen.get("label", "chosen genome"))
+        numbers["chosen"] = dict(chosen)
     ax_fit.set(xlabel="generation", ylabel="training fitness", title="population mean (faint: best)")
     ax_held.set(xlabel="generation", ylabel=heldout_label, title="recommendation on held-out episodes")
     ax_held.legend(fontsize=8)
@@ -256,9 +271,11 @@ def training_figure(run_dirs, labels=None, heldout_label="held-out score", level
     return fig, to_jsonable(numbers)
 
 
-def plot_training(run_dirs, path, labels=None, heldout_label="held-out score", levels=None, title=None):
+def plot_training(run_dirs, path, labels=None, heldout_label="held-out score", levels=None, title=None,
+                  extra=None, chosen=None):
     """Draw `training_figure` and save it to ``path`` (format from its extension); returns ``path``."""
-    fig, _ = training_figure(run_dirs, labels=labels, heldout_label=heldout_label, levels=levels, title=title)
+    fig, _ = training_figure(run_dirs, labels=labels, heldout_label=heldout_label, levels=levels, title=title,
+                             extra=extra, chosen=chosen)
     fig.savefig(path, dpi=120)
     close(fig)
     return path

@@ -59,9 +59,17 @@ def evaluate_run(run_dir, problem=None, figure=True):
     result = {"eval": d / EVAL, "heldout_score": metrics["score"]}
     if figure:
         result["figure"] = d.figure_path("training.png")
+        chosen = None
+        if best is not None:
+            evaluated = [r for r in log if r["heldout"] is not None]
+            top = max(evaluated, key=lambda r: r["heldout"])      # where best_genome.npy was chosen
+            chosen = {"generation": top["generation"], "score": metrics["score"],
+                      "label": f"eval.json genome (gen {top['generation']}): {metrics['score']:.3f} on new data"}
+        extra = {"heldout_silent_fraction": "silent recall outputs"} if wm else None
         plot_training([run_dir], result["figure"], labels=[config.learner],
                       heldout_label="held-out accuracy" if wm else "held-out score", levels=levels,
-                      title=f"{config.protocol} ({config.learner}, {config.optimizer}, seed {config.seed})")
+                      title=f"{config.protocol} ({config.learner}, {config.optimizer}, seed {config.seed})",
+                      extra=extra, chosen=chosen)
     return result
 
 

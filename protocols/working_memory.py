@@ -58,6 +58,8 @@ class WorkingMemorySettings:
 class WorkingMemoryProblem(Problem):
     """Delayed copy task for one learner; see the module docstring."""
 
+    logged_metrics = ("silent_fraction", "majority_baseline")
+
     def __init__(self, config):
         self.config = config
         self.settings = WorkingMemorySettings.from_dict(config.task)

@@ -52,6 +52,8 @@ class Problem:
     key = None
     #: Episode length compiled into standalone projects (None: given per run).
     n_steps = None
+    #: Keys of `heldout`'s metrics also written to the log (as ``heldout_<key>``) at each evaluation.
+    logged_metrics = ()
 
     @property
     def standalone(self):

@@ -143,12 +143,13 @@ class Trainer:
                                      f"{np.flatnonzero(~np.isfinite(fitness)).tolist()}")
         for cand, f in zip(candidates, fitness):
             opt.tell(cand, -float(f))          # Nevergrad minimises
-        heldout = None
+        heldout, extras = None, {}
         last = gen + 1 == c.generations
         genome = np.asarray(opt.recommend().value)
         if c.eval_every and ((gen + 1) % c.eval_every == 0 or last):
             metrics = self.problem.heldout(genome, generation_seed(c.seed, gen, 1))
             heldout = float(metrics["score"])
+            extras = {f"heldout_{k}": metrics.get(k) for k in self.problem.logged_metrics}
             if heldout > state["best_heldout"]:
                 state["best_heldout"], state["best_genome"] = heldout, genome
                 self.dir.write_genome(rd.BEST, genome)
@@ -163,6 +164,7 @@ class Trainer:
             "mean": float(fitness.mean()),
             "std": float(fitness.std()),
             "heldout": heldout,
+            **extras,
             "env_steps": state["env_steps"],
             "wall_time": round(state["wall_time"], 3),
         }
