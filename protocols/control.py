@@ -213,8 +213,8 @@ class ControlProblem(Problem):
         per_value = result["returns"].reshape(len(task_values), episodes)
         return per_value.mean(axis=1), per_value.std(axis=1)
 
-    def heldout(self, genome, seed):
-        means, _ = self.score_values(genome, self.task_values, seed)
+    def heldout(self, genome, seed, interventions=()):
+        means, _ = self.score_values(genome, self.task_values, seed, interventions=interventions)
         return {"score": float(means.mean()), "per_task": [float(m) for m in means]}
 
     def final_report(self, genome, seed):

@@ -1,0 +1,153 @@
+"""Lesion studies of trained runs (spec 5.4, paper Fig. 4): the same lesions for both learners.
+
+Usage::
+
+    python -m pdlf_brian.protocols.lesion_study neurons results/working_memory/runs/L4_D0_* \
+        --out results/lesions/working_memory_L4_D0
+    python -m pdlf_brian.protocols.lesion_study temporary runs/ant_* --start 500 --length 50 \
+        --out results/lesions/ant_dir
+
+``neurons``: a permanent neuron lesion (`NeuronLesion`, a fraction r of the hidden neurons blocked
+from the start) for r in ``--fractions`` on each run's chosen genome (the one ``eval.json`` reports),
+scored on the protocol's held-out episodes, ``--lesion-seeds`` lesion draws per run.
+``temporary``: control runs only; all weights of ``--projections`` held at zero from step
+``--start`` for ``--length`` steps (`TemporaryLesion`), reward per step around the lesion against
+the same episodes without a lesion, and the recovery time (first step after the lesion from which a
+``--window``-step moving average of the reward is back within 10% of the intact run's).
+
+Both learners are lesioned by the same intervention objects, applied by the network builder, so the
+weight-trained baseline is treated exactly like the plastic network (the reference implementation's
+baseline lesions were not: spec 5.4). Writes ``lesions.json`` (the curves, drawn by
+``pdlf report``) and ``summary.json`` (per learner and condition: mean, std, seeds, budget) to ``--out``.
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+from pdlf_brian.interventions import NeuronLesion, TemporaryLesion, to_dict
+
+
+def _load(run_dir):
+    from pdlf_brian.rundir import RunDir
+    from pdlf_brian.protocols import problem_for
+
+    d = RunDir(run_dir)
+    config = d.config()
+    problem = problem_for(config)
+    if d.problem_state() is not None:
+        problem.load_state(d.problem_state())
+    return d, config, problem, d.genome()
+
+
+def _budget(d, config):
+    log = d.log()
+    return {"generations": len(log), "population": config.population, "env_steps": log[-1]["env_steps"]}
+
+
+def neuron_sweep(run_dirs, fractions, lesion_seeds, eval_seed=20261125):
+    """Held-out score of every run's genome with a fraction r of hidden neurons blocked."""
+    scores, runs = {}, []
+    for run_dir in run_dirs:
+        d, config, problem, genome = _load(run_dir)
+        per_fraction = []
+        for r in fractions:
+            values = [problem.heldout(genome, eval_seed, interventions=(NeuronLesion(r, seed=s),))["score"]
+                      for s in lesion_seeds]
+            per_fraction.append(float(np.mean(values)))
+        scores.setdefault(config.learner, []).append(per_fraction)
+        runs.append({"run": os.path.basename(d.path), "learner": config.learner, "seed": config.seed,
+                     "scores": per_fraction, **_budget(d, config)})
+    return scores, runs
+
+
+def temporary(run_dirs, start, length, projections, n_steps, eval_seed=20261125):
+    """Reward per step of every control run's genome with and without a temporary lesion."""
+    rewards, intact, runs = {}, {}, []
+    for run_dir in run_dirs:
+        d, config, problem, genome = _load(run_dir)
+        if not hasattr(problem, "rollout"):
+            raise SystemExit(f"{run_dir}: the temporary-lesion study needs a control run, not {config.protocol!r}")
+        values = list(problem.task_values)
+        seeds = np.random.default_rng(eval_seed).integers(0, 2**31 - 1, size=len(values))
+        per = {}
+        for name, interventions in (("lesioned", (TemporaryLesion(projections, start, length),)), ("intact", ())):
+            net = problem.make(1, len(values), interventions=interventions)
+            out = problem.rollout(net, np.asarray(genome)[None, :], values, seeds, record_steps=True)
+            per[name] = out["reward"][:n_steps].mean(axis=1)      # mean over task values, per env step
+        rewards.setdefault(config.learner, []).append(per["lesioned"].tolist())
+        intact.setdefault(config.learner, []).append(per["intact"].tolist())
+        runs.append({"run": os.path.basename(d.path), "learner": config.learner, "seed": config.seed,
+                     **_budget(d, config)})
+    return rewards, intact, runs
+
+
+def recovery_steps(lesioned, intact, start, length, window, tolerance=0.1):
+    """Steps after the lesion ends until the moving average is back within ``tolerance`` of intact."""
+    kernel = np.ones(window) / window
+    a = np.convolve(lesioned, kernel, mode="valid")
+    b = np.convolve(intact, kernel, mode="valid")
+    for t in range(start + length, len(a)):
+        if abs(a[t] - b[t]) <= tolerance * max(abs(b[t]), 1e-9):
+            return t - (start + length)
+    return None
+
+
+def _stats(rows):
+    arr = np.asarray(rows, dtype=float)
+    return arr.mean(axis=0).tolist(), arr.std(axis=0).tolist()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("study", choices=("neurons", "temporary"))
+    p.add_argument("runs", nargs="+", help="trained run directories (both learners)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--fractions", type=float, nargs="+", default=[round(0.1 * k, 1) for k in range(9)])
+    p.add_argument("--lesion-seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--start", type=int, default=500)
+    p.add_argument("--length", type=int, default=50)
+    p.add_argument("--projections", nargs="+", default=["in", "out"])
+    p.add_argument("--window", type=int, default=20)
+    args = p.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    started = time.perf_counter()
+    meta = {"command": "python -m pdlf_brian.protocols.lesion_study " + " ".join(argv or []), "study": args.study}
+    if args.study == "neurons":
+        scores, runs = neuron_sweep(args.runs, args.fractions, args.lesion_seeds)
+        lesions = {"neuron_sweep": {"fractions": args.fractions, "scores": scores, "ylabel": "held-out score",
+                                    "lesions": [to_dict(NeuronLesion(r, seed=s)) for r in args.fractions
+                                                for s in args.lesion_seeds]}}
+        summary = {learner: {"fractions": args.fractions, "mean": _stats(v)[0], "std": _stats(v)[1],
+                             "seeds": [r["seed"] for r in runs if r["learner"] == learner]}
+                   for learner, v in scores.items()}
+    else:
+        probe = _load(args.runs[0])[2]
+        n_steps = probe.settings.episode_steps
+        rewards, intact, runs = temporary(args.runs, args.start, args.length, tuple(args.projections), n_steps)
+        lesions = {"temporary": {"rewards": rewards, "intact": intact, "start": args.start, "length": args.length,
+                                 "lesion": to_dict(TemporaryLesion(tuple(args.projections), args.start, args.length))}}
+        summary = {}
+        for learner in rewards:
+            rec = [recovery_steps(np.asarray(a), np.asarray(b), args.start, args.length, args.window)
+                   for a, b in zip(rewards[learner], intact[learner])]
+            drop = [float(np.mean(np.asarray(a)[args.start:args.start + args.length])
+                          - np.mean(np.asarray(b)[args.start:args.start + args.length]))
+                    for a, b in zip(rewards[learner], intact[learner])]
+            summary[learner] = {"recovery_steps": rec, "reward_drop_in_window_mean": float(np.mean(drop)),
+                                "reward_drop_in_window_std": float(np.std(drop)),
+                                "seeds": [r["seed"] for r in runs if r["learner"] == learner]}
+    meta["wall_seconds"] = time.perf_counter() - started
+    with open(os.path.join(args.out, "lesions.json"), "w") as fh:
+        json.dump({"meta": meta, **lesions}, fh, indent=1)
+    with open(os.path.join(args.out, "summary.json"), "w") as fh:
+        json.dump({"meta": meta, "runs": runs, "learners": summary}, fh, indent=1)
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])

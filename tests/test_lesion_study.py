@@ -1,0 +1,64 @@
+"""Lesion studies run on trained run directories of both learners and write machine-readable summaries."""
+import json
+
+import numpy as np
+import pytest
+
+from pdlf_brian.cli import main
+from pdlf_brian.protocols.lesion_study import main as study, recovery_steps
+
+
+def _train(root, protocol, learner, task):
+    run = root / f"{protocol}_{learner}"
+    assert main(["train", protocol, "--run-dir", str(run), "--set", "device=numpy", "--set", f"learner={learner}",
+                 "--set", "population=4", "--set", "generations=2", "--set", "eval_every=1",
+                 "--set", "progress=false", "--set", f"task={json.dumps(task)}"]) == 0
+    return str(run)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lesion_runs")
+    wm = {"length": 3, "delay": 0, "batch": 4, "n_hidden": 10, "heldout_sequences": 16}
+    ctl = {"episode_steps": 40, "n_hidden": 10, "heldout_episodes": 1}
+    ant = [_train(root, "ant_dir", l, ctl) for l in ("plastic", "weights")]
+    for k, run in enumerate(ant):
+        # two generations leave a near-silent agent, on which a lesion changes nothing: give the runs an
+        # active genome so that the test sees the lesion act
+        genome = np.load(f"{run}/recommendation.npy")
+        active = np.random.default_rng(k).normal(0, 0.5, genome.shape)
+        for name in ("recommendation.npy", "best_genome.npy"):
+            np.save(f"{run}/{name}", active)
+    return {"wm": [_train(root, "working_memory", l, wm) for l in ("plastic", "weights")], "ant": ant}
+
+
+def test_neuron_sweep_on_both_learners(runs, tmp_path):
+    study(["neurons", *runs["wm"], "--out", str(tmp_path), "--fractions", "0", "0.5", "1.0", "--lesion-seeds", "0"])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for learner in ("plastic", "weights"):
+        row = summary["learners"][learner]
+        assert row["fractions"] == [0, 0.5, 1.0] and len(row["mean"]) == 3
+        # every hidden neuron blocked: the readout is silent, and a silent output is never right
+        assert row["mean"][2] == 0.0
+    lesions = json.loads((tmp_path / "lesions.json").read_text())
+    assert set(lesions["neuron_sweep"]["scores"]) == {"plastic", "weights"}
+
+
+def test_temporary_lesion_on_control_runs(runs, tmp_path):
+    study(["temporary", *runs["ant"], "--out", str(tmp_path), "--start", "10", "--length", "5", "--window", "3"])
+    lesions = json.loads((tmp_path / "lesions.json").read_text())["temporary"]
+    for learner in ("plastic", "weights"):
+        lesioned, intact = np.asarray(lesions["rewards"][learner][0]), np.asarray(lesions["intact"][learner][0])
+        assert lesioned.shape == intact.shape == (40,)
+        np.testing.assert_array_equal(lesioned[:10], intact[:10])      # identical before the lesion
+        assert np.abs(lesioned[10:15] - intact[10:15]).max() > 1e-3     # the lesion acts in its window
+    assert "recovery_steps" in json.loads((tmp_path / "summary.json").read_text())["learners"]["plastic"]
+
+
+def test_recovery_steps():
+    intact = np.ones(40)
+    lesioned = np.ones(40)
+    lesioned[10:20] = 0.0
+    lesioned[20:24] = 0.5
+    assert recovery_steps(lesioned, intact, 10, 10, window=1) == 4
+    assert recovery_steps(np.zeros(40), intact, 10, 10, window=1) is None
