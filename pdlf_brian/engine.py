@@ -15,7 +15,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from pdlf_brian.engine import make_network
->>> from pdlf_brian.layout import NetworkShape, check_inputs
+>>> from pdlf_brian.layout import check_inputs
 >>> from pdlf_brian.rule import resolve_synapse
 >>> net = make_network(NetworkShape(3, 8, 1), resolve_synapse("plastic", "pdlf", "full"),
 ...                    n_individuals=2, batch=4, device="numpy")
@@ -23,14 +23,13 @@ Examples
 >>> rec.output.shape
 (5, 2, 4, 1)
 """
-import numpy as np
 
 from pdlf_brian import devices
 from pdlf_brian import interventions as interventions_mod
 from pdlf_brian.errors import ConfigError
-from pdlf_brian.layout import NetworkShape, check_inputs
+from pdlf_brian.layout import check_inputs
 from pdlf_brian.models import TERNARY_LIF
-from pdlf_brian.network import RECORDABLE, check_synapse
+from pdlf_brian.network import check_population, check_synapse
 from pdlf_brian.reference import ReferenceNetwork
 from pdlf_brian.rule import ResolvedRule
 
@@ -81,14 +80,7 @@ class NumpyNetwork:
 
     def __init__(self, shape, synapse, *, n_individuals, batch=1, n_steps=None, record=("output",),
                  record_weights=False, interventions=(), neuron=TERNARY_LIF):
-        if not isinstance(shape, NetworkShape):
-            raise ConfigError(f"shape: expected a NetworkShape, got {type(shape).__name__}")
-        for name, value in (("n_individuals", n_individuals), ("batch", batch)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
-        unknown = [r for r in record if r not in RECORDABLE]
-        if unknown:
-            raise ConfigError(f"record: unknown variable(s) {unknown}; allowed values are {list(RECORDABLE)}")
+        check_population(shape, n_individuals, batch, record)
         self.shape = shape
         self.synapse = check_synapse(synapse)
         self.plastic = isinstance(self.synapse, ResolvedRule)

@@ -84,6 +84,18 @@ def _dense_indices(n_copies, n_pre, n_post):
     return (c * n_pre + i).ravel(), (c * n_post + j).ravel()
 
 
+def check_population(shape, n_individuals, batch, record):
+    """`ConfigError` naming the field if the shape, sizes or recorded variables of a population are bad."""
+    if not isinstance(shape, NetworkShape):
+        raise ConfigError(f"shape: expected a NetworkShape, got {type(shape).__name__}")
+    for name, value in (("n_individuals", n_individuals), ("batch", batch)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
+    unknown = [r for r in record if r not in RECORDABLE]
+    if unknown:
+        raise ConfigError(f"record: unknown variable(s) {unknown}; allowed values are {list(RECORDABLE)}")
+
+
 def check_synapse(synapse):
     """Return ``synapse`` if it is a resolved rule or a static synapse; else a clear `ConfigError`."""
     if isinstance(synapse, PlasticityRule):
@@ -136,14 +148,7 @@ class PopulationNetwork:
     def __init__(self, shape, n_individuals, *, synapse, batch=1, neuron=TERNARY_LIF, device="runtime",
                  n_steps=None, record=("output",), record_weights=False, interventions=(), directory=None,
                  threads=0, float_dtype="float64", cuda_options=None):
-        if not isinstance(shape, NetworkShape):
-            raise ConfigError(f"shape: expected a NetworkShape, got {type(shape).__name__}")
-        for name, value in (("n_individuals", n_individuals), ("batch", batch)):
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"{name}: expected a positive integer, got {value!r}")
-        unknown = [r for r in record if r not in RECORDABLE]
-        if unknown:
-            raise ConfigError(f"record: unknown variable(s) {unknown}; allowed values are {list(RECORDABLE)}")
+        check_population(shape, n_individuals, batch, record)
         self.info = devices.device_info(device)
         if self.info.standalone and (not isinstance(n_steps, (int, np.integer)) or n_steps < 1):
             raise ConfigError(f"n_steps: device {device!r} compiles the episode length in; "
@@ -192,7 +197,6 @@ class PopulationNetwork:
     def _build(self):
         C, sh = self.n_copies, self.shape
         H, plastic = sh.n_hidden, self.plastic
-        projections = [p for p, _, _ in sh.projections]
         namespace = {}
         self._lesion_timed = {}     # one TimedArray per temporarily lesioned projection, shared by groups
         if self.info.standalone:

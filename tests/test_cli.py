@@ -10,7 +10,6 @@ import pytest
 from pdlf_brian.cli import main
 from pdlf_brian.evolution.config import TrainConfig
 from pdlf_brian.evolution.trainer import Trainer
-from pdlf_brian.protocols import problem_for
 
 SMALL = ["--set", "device=numpy", "--set", "population=4", "--set", "generations=3", "--set", "eval_every=1",
          "--set", "progress=false", "--set", 'task={"length": 3, "delay": 0, "batch": 4, "n_hidden": 6, '
