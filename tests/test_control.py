@@ -108,3 +108,39 @@ def test_bad_control_input():
         problem_for(config(task=dict(TASK, action_map="relu")))
     with pytest.raises(Exception, match="cannot run Python code during a simulation"):
         problem_for(config(device="cpp_standalone"))
+
+
+def test_sigkill_then_resume_equals_uninterrupted_control_run(tmp_path):
+    """A control run killed mid-generation resumes to the same log, observation statistics and report."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def cli(run_dir):
+        return [sys.executable, "-m", "pdlf_brian.cli", "train", "swimmer_dir", "--run-dir", str(run_dir),
+                "--set", "device=numpy", "--set", "population=4", "--set", "generations=12", "--set", "eval_every=3",
+                "--set", "progress=false", "--set", 'task={"episode_steps": 40, "n_hidden": 12, "heldout_episodes": 1}']
+
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    subprocess.run(cli(full), check=True, capture_output=True)
+    proc = subprocess.Popen(cli(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = killed / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 4):
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 4 <= len(log.read_text().splitlines()) < 12, "the run was not killed mid-run"
+    subprocess.run([sys.executable, "-m", "pdlf_brian.cli", "train", "--resume", str(killed)], check=True,
+                   capture_output=True)
+
+    def read(run, name):
+        text = (run / name).read_text()
+        if name == "log.jsonl":
+            return [{k: v for k, v in json.loads(x).items() if k != "wall_time"} for x in text.splitlines()]
+        return json.loads(text)
+
+    for name in ("log.jsonl", "problem_state.json", "eval.json"):
+        assert read(killed, name) == read(full, name), name
