@@ -1,0 +1,19 @@
+"""The ablation study trains each named ablation at equal budget and measures the raw weights' growth."""
+import json
+
+from pdlf_brian.protocols.ablation_study import main as study
+
+
+def test_ablation_study_on_working_memory(tmp_path):
+    task = '{"length": 3, "delay": 0, "batch": 4, "n_hidden": 8, "heldout_sequences": 16}'
+    study(["working_memory", "--ablations", "full", "no-PDP", "--seeds", "0", "1", "--generations", "2",
+           "--population", "4", "--eval-every", "1", "--jobs", "1", "--set", f"task={task}", "--out", str(tmp_path)])
+    rows = json.loads((tmp_path / "summary.json").read_text())["ablations"]
+    assert rows["full"]["parameters"] == ["eta", "A", "B", "C", "D"]
+    assert rows["no-PDP"]["parameters"] == ["eta", "A", "C", "D"]
+    for row in rows.values():
+        assert row["seeds"] == [0, 1] and row["generations"] == 2
+        assert row["scale_in_max_mean"] >= row["scale_in_median_mean"] > 0
+    config = json.loads((tmp_path / "runs" / "no-PDP_s1" / "config.json").read_text())
+    assert config["ablation"] == "no-PDP" and config["seed"] == 1
+    assert json.loads((tmp_path / "ablations.json").read_text())["runs"]["full"] == ["full_s0", "full_s1"]
