@@ -35,5 +35,8 @@ def protocol_class(name):
 
 
 def problem_for(config):
-    """The training `Problem` of ``config.protocol``."""
-    return protocol_class(config.protocol)(config)
+    """The training `Problem` of ``config.protocol``; ``device="auto"`` becomes the protocol's default."""
+    cls = protocol_class(config.protocol)
+    if config.device == "auto":
+        config.device = cls.default_device
+    return cls(config)

@@ -72,6 +72,9 @@ class ControlSettings:
 class ControlProblem(Problem):
     """Multi-task control on one task family (``config.protocol``); see the module docstring."""
 
+    #: runtime (Brian2) was 2x the NumPy closed loop at P = 64 on ant_dir (benchmarks/closed_loop.py)
+    default_device = "runtime"
+
     def __init__(self, config):
         from pdlf_brian.envs import RunningNorm, get_family, validate_task_value
         from pdlf_brian.envs.tasks import HALFCHEETAH_SLOW_VALUES

@@ -59,6 +59,8 @@ class WorkingMemoryProblem(Problem):
     """Delayed copy task for one learner; see the module docstring."""
 
     logged_metrics = ("silent_fraction", "majority_baseline")
+    #: the NumPy reference is the fastest device for these small networks (benchmarks/wm_generation.py)
+    default_device = "numpy"
 
     def __init__(self, config):
         self.config = config

@@ -144,3 +144,9 @@ def test_sigkill_then_resume_equals_uninterrupted_control_run(tmp_path):
 
     for name in ("log.jsonl", "problem_state.json", "eval.json"):
         assert read(killed, name) == read(full, name), name
+
+
+def test_auto_device_is_the_protocols_default():
+    assert problem_for(TrainConfig(protocol="ant_dir")).config.device == "runtime"
+    assert problem_for(TrainConfig(protocol="working_memory")).config.device == "numpy"
+    assert problem_for(TrainConfig(protocol="ant_dir", device="numpy")).config.device == "numpy"

@@ -29,7 +29,7 @@ class TrainConfig:
     executor: str = "inprocess"         # 'inprocess', 'process' (local pool) or 'dask'
     workers: int = 2                    # processes for the 'process' executor
     scheduler: str = ""                 # Dask scheduler address for the 'dask' executor
-    device: str = "cpp_standalone"
+    device: str = "auto"                # a name in pdlf_brian.devices.DEVICES, or 'auto': the protocol's default
     progress: bool = True
     task: dict = field(default_factory=dict)   # protocol-specific settings, validated by the protocol
 
@@ -61,9 +61,9 @@ class TrainConfig:
             raise ConfigError("config field 'scheduler': the 'dask' executor needs a scheduler address")
         from pdlf_brian.devices import DEVICES
 
-        if self.device not in DEVICES:
+        if self.device != "auto" and self.device not in DEVICES:
             raise ConfigError(f"config field 'device': unknown device {self.device!r}; "
-                              f"allowed values are {list(DEVICES)}")
+                              f"allowed values are {['auto'] + list(DEVICES)}")
         if self.learner not in ("plastic", "weights"):
             raise ConfigError(f"config field 'learner': unknown learner {self.learner!r}; "
                               "allowed values are ['plastic', 'weights']")

@@ -52,6 +52,8 @@ class Problem:
     key = None
     #: Episode length compiled into standalone projects (None: given per run).
     n_steps = None
+    #: The device of ``device="auto"`` (the fastest measured for the protocol's usual sizes).
+    default_device = "numpy"
     #: Keys of `heldout`'s metrics also written to the log (as ``heldout_<key>``) at each evaluation.
     logged_metrics = ()
 
