@@ -53,6 +53,7 @@ class ControlSettings:
     recurrent: bool = False
     heldout_episodes: int = 2        # per task value, for held-out and final evaluations
     nthread: int = 2                 # physics threads
+    task_input: bool = True          # False: the task value input is held at 0 (a task-agnostic baseline)
 
     @classmethod
     def from_dict(cls, data):
@@ -64,6 +65,8 @@ class ControlSettings:
         if s.action_map not in ACTION_MAPS:
             raise ConfigError(f"config field 'task.action_map': unknown map {s.action_map!r}; "
                               f"allowed values are {list(ACTION_MAPS)}")
+        if not isinstance(s.task_input, bool):
+            raise ConfigError(f"config field 'task.task_input': expected true or false, got {s.task_input!r}")
         if not isinstance(s.nthread, int) or s.nthread < 0:
             raise ConfigError(f"config field 'task.nthread': expected an integer >= 0, got {s.nthread!r}")
         return s
@@ -167,6 +170,7 @@ class ControlProblem(Problem):
         trace = ({"reward": [], "action": [], "position": [], "task_value": [], "inputs": []}
                  if record_steps else None)
         norm = self.norm
+        blind = self.family.has_task_value and not self.settings.task_input
 
         def controller(step, output):
             nonlocal obs
@@ -185,6 +189,8 @@ class ControlProblem(Problem):
                     trace["position"].append(env.positions())
                     trace["task_value"].append(env.task_values.copy())
             x = norm.normalize(obs).reshape(P, B, -1)
+            if blind:
+                x[..., -1] = 0.0
             if record_steps:
                 trace["inputs"].append(x)
             return x

@@ -150,3 +150,11 @@ def test_auto_device_is_the_protocols_default():
     assert problem_for(TrainConfig(protocol="ant_dir")).config.device == "runtime"
     assert problem_for(TrainConfig(protocol="working_memory")).config.device == "numpy"
     assert problem_for(TrainConfig(protocol="ant_dir", device="numpy")).config.device == "numpy"
+
+
+def test_task_agnostic_baseline_does_not_see_the_task_value():
+    problem = problem_for(config("ant_dir", task=dict(TASK, task_input=False)))
+    genome = np.random.default_rng(0).normal(0, 0.3, (1, problem.genome_size))
+    out = problem.rollout(problem.make(1, 2), genome, [1.0, -2.0], seeds=[1, 2], record_steps=True)
+    assert np.all(out["inputs"][..., -1] == 0.0)
+    np.testing.assert_array_equal(out["task_value"][0], [1.0, -2.0])      # the reward still uses it
