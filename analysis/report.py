@@ -10,6 +10,9 @@ A PATH is a run directory (`pdlf_brian.rundir`), or a results folder holding run
 * the evolved rule parameters of a few synapses across the run's genome snapshots (plastic runs);
 * the effective plasticity window of those synapses under the final genome (plastic runs);
 * the working-memory grid figures (``summary.json`` of a working-memory grid);
+* the control study's figures (``summary.json`` of `pdlf_brian.protocols.control_study`): score per
+  task value (trained and unseen) with the trivial policies, held-out curves, and the steering
+  trajectories when ``steering.json`` exists;
 * lesion curves (``lesions.json``) and ablation curves (``ablations.json``).
 
 Figures are written as PNG and SVG to ``OUT/`` (default: ``PATH/figures``) with a JSON file of the
@@ -41,6 +44,8 @@ def _label(config):
     label = config.learner
     if config.learner == "plastic" and config.ablation != "full":
         label += f" {config.ablation}"
+    if config.task.get("task_input", True) is False:
+        label += " task-agnostic"
     return label
 
 
@@ -174,7 +179,10 @@ def _grid(report, path):
     if not (os.path.exists(summary_path) and os.path.exists(runs_path)):
         return
     with open(summary_path) as fh:
-        summary = json.load(fh)["rows"]
+        data = json.load(fh)
+    if not isinstance(data, dict) or data.get("kind") == "control":
+        return
+    summary = data.get("rows")
     with open(runs_path) as fh:
         rows = json.load(fh)
     if not summary or "accuracy_mean" not in summary[0]:
@@ -182,6 +190,39 @@ def _grid(report, path):
     report.add("accuracy_grid", accuracy_grid_figure(summary), "held-out accuracy per (L, Lat), mean +- std over seeds")
     report.add("heldout_curves", heldout_curves_figure(summary, rows), "held-out accuracy against generations")
     report.add("by_position_and_rates", position_and_rates_figure(summary), "accuracy per recall position; rates")
+
+
+def _control(report, path):
+    """The control study's figures (`pdlf_brian.protocols.control_study`) when ``summary.json`` is one."""
+    from pdlf_brian.analysis.control import steering_figure, task_value_figure
+    from pdlf_brian.analysis.curves import curves_figure
+
+    summary_path = os.path.join(path, "summary.json")
+    if not os.path.exists(summary_path):
+        return
+    with open(summary_path) as fh:
+        summary = json.load(fh)
+    if not isinstance(summary, dict) or summary.get("kind") != "control":
+        return
+    family = summary.get("family")
+    if summary["per_task"].get("train_values") and summary["per_task"]["train_values"][0] is not None:
+        report.add("control_task_values", task_value_figure(summary),
+                   f"{family}: held-out score per task value of each run's chosen genome, trained (points) and "
+                   "unseen (line), mean +- std over seeds; trivial policies in black")
+    levels = {name: section["train_score_mean"] for name, section in summary["trivial"].items() if section}
+    groups = {row["learner"]: [os.path.join(path, "runs", r) for r in row["runs"]] for row in summary["rows"]}
+    if groups:
+        report.add("control_heldout_curves", curves_figure(groups, key="heldout", levels=levels, title=family,
+                                                           ylabel="held-out score (recommendation)"),
+                   f"{family}: held-out score of the recommendation during training against generations and env "
+                   "steps, mean +- std over seeds; trivial policies' held-out scores as lines")
+    steering_path = os.path.join(path, "steering.json")
+    if os.path.exists(steering_path):
+        with open(steering_path) as fh:
+            steering = json.load(fh)
+        report.add("control_steering", steering_figure(steering),
+                   f"{family}: torso paths with the direction input changed during one episode (triangle, "
+                   "rectangle, arc); squares and grey arrows mark the intended direction from each change")
 
 
 def _lesions(report, path):
@@ -225,6 +266,7 @@ def make_report(paths, out=None, title=None):
     run_dirs = [d for p in paths for d in _run_dirs(p)]
     for p in paths:
         _grid(report, p)
+        _control(report, p)
         _lesions(report, p)
     if run_dirs:
         _training(report, run_dirs)

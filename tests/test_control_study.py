@@ -1,0 +1,147 @@
+"""The control study (issue 10): equal-budget runs, trivial policies, steering, summary, report, resume."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from pdlf_brian.protocols.control_study import main as study, schedule_values, zero_action_report
+
+TINY = ["--population", "4", "--generations", "2", "--episode-steps", "20", "--hidden", "8",
+        "--heldout-episodes", "1", "--eval-every", "1", "--snapshot-every", "1", "--device", "numpy"]
+STEPS = 20
+
+
+def read(path):
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory):
+    root = tmp_path_factory.mktemp("control")
+    flags = TINY + ["--jobs", "1", "--out", str(root)]
+    study(["train", "ant_dir", "--seeds", "0", "1"] + flags)
+    study(["trivial", "ant_dir", "--seeds", "0", "1", "--agnostic-seeds", "0"] + flags)
+    study(["steer", "--out", str(root)])
+    study(["summarise", "--out", str(root)])
+    return root
+
+
+def test_every_subcommand_writes_what_it_says(out):
+    assert sorted(os.listdir(out / "runs")) == ["agnostic_s0", "plastic_s0", "plastic_s1", "weights_s0", "weights_s1"]
+    for name in os.listdir(out / "runs"):
+        report = read(out / "runs" / name / "eval.json")
+        assert report["generations"] == 2
+        assert len(report["final"]["per_task_mean"]) == 8 and len(report["unseen"]["per_task_mean"]) == 72
+    config = read(out / "runs" / "agnostic_s0" / "config.json")
+    assert config["learner"] == "weights" and config["task"]["task_input"] is False
+    plastic, weights = (read(out / "runs" / f"{learner}_s0" / "config.json") for learner in ("plastic", "weights"))
+    assert {k: v for k, v in plastic.items() if k != "learner"} == {k: v for k, v in weights.items() if k != "learner"}
+    trivial = read(out / "trivial.json")
+    assert [r["seed"] for r in trivial["zero_action"]] == [0, 1] and trivial["agnostic_runs"] == ["agnostic_s0"]
+    steering = read(out / "steering.json")
+    assert set(steering["learners"]) == {"plastic", "weights"} and steering["episode_steps"] == STEPS
+    for result in steering["learners"].values():
+        assert result["seed"] == 0
+        for name in ("triangle", "rectangle", "arc"):
+            run = result["schedules"][name]
+            assert len(run["x"]) == len(run["y"]) == len(run["direction"]) == len(run["reward"]) == STEPS
+            assert np.isfinite(run["return"]) and 1 <= run["alive_steps"] <= STEPS
+
+
+def test_summary_fields_and_types(out):
+    summary = read(out / "summary.json")
+    assert summary["kind"] == "control" and summary["family"] == "ant_dir"
+    assert [row["learner"] for row in summary["rows"]] == ["plastic", "weights"]
+    for row in summary["rows"]:
+        for key in ("train_score_mean", "train_score_std", "unseen_score_mean", "unseen_score_std", "wall_seconds"):
+            assert isinstance(row[key], float) and np.isfinite(row[key]), key
+        for key in ("generations", "population", "env_steps"):
+            assert isinstance(row[key], int), key
+        assert row["seeds"] == [0, 1] and row["generations"] == 2 and row["population"] == 4
+        assert 0 < row["env_steps"] <= 2 * 4 * 8 * STEPS
+        scores = [read(out / "runs" / f"{row['learner']}_s{s}" / "eval.json")["final"]["score"] for s in (0, 1)]
+        assert row["train_score_mean"] == pytest.approx(np.mean(scores))
+        assert row["train_score_std"] == pytest.approx(np.std(scores))
+    zero, agnostic = summary["trivial"]["zero_action"], summary["trivial"]["task_agnostic"]
+    assert zero["seeds"] == [0, 1] and zero["max_abs_action"] == 0.0 and isinstance(zero["train_score_mean"], float)
+    assert agnostic["seeds"] == [0] and agnostic["best"]["run"] == "agnostic_s0"
+    assert isinstance(agnostic["unseen_score_mean"], float)
+    per = summary["per_task"]
+    assert len(per["train_values"]) == 8 and len(per["unseen_values"]) == 72
+    for stats in [*per["learners"].values(), *per["trivial"].values()]:
+        assert len(stats["train"]["mean"]) == 8 and len(stats["unseen"]["mean"]) == 72
+    assert set(per["learners"]) == {"plastic", "weights"} and set(per["trivial"]) == {"zero_action", "task_agnostic"}
+    assert summary["incomplete"] == []
+    assert summary["warnings"] == [], summary["warnings"]
+
+
+def test_zero_action_policy_outputs_zero_actions(out):
+    from pdlf_brian.evolution.config import TrainConfig
+
+    assert all(r["max_abs_action"] == 0.0 for r in read(out / "trivial.json")["zero_action"])
+    config = TrainConfig(protocol="halfcheetah_vel", learner="weights", device="numpy", population=4, progress=False,
+                         task={"episode_steps": 10, "n_hidden": 4, "heldout_episodes": 1, "action_map": "tanh"})
+    report = zero_action_report(config, seed=3)
+    assert report["max_abs_action"] == 0.0
+    # halfcheetah_vel: reward -|v - v*| - control cost; an idle cheetah (settling, |v| < 0.2) earns about -v* a step
+    targets = np.asarray(report["final"]["task_values"])
+    np.testing.assert_allclose(report["final"]["per_task_mean"], -10 * targets, atol=2.0)
+
+
+def test_steering_schedules_change_the_task_value_at_the_right_steps(out):
+    values, marks = schedule_values("triangle", 20)
+    assert marks == [0, 7, 14] and np.allclose(values[[0, 6, 7, 13, 14, 19]], [0, 0, 2 * np.pi / 3, 2 * np.pi / 3,
+                                                                                -2 * np.pi / 3, -2 * np.pi / 3])
+    values, marks = schedule_values("rectangle", 20)
+    assert marks == [0, 5, 10, 15] and np.allclose(values[::5], [0, np.pi / 2, np.pi, -np.pi / 2])
+    assert len(set(values[:5])) == len(set(values[15:])) == 1
+    values, marks = schedule_values("arc", 21)
+    assert marks == [0, 5, 10, 15] and np.allclose(values, np.linspace(0, np.pi, 21))
+    steering = read(out / "steering.json")
+    for name, schedule in steering["schedules"].items():
+        expected, _ = schedule_values(name, STEPS)
+        np.testing.assert_allclose(schedule["direction"], expected, atol=1e-6)
+        for result in steering["learners"].values():
+            # what the environment used at each env step (recorded during the episode)
+            np.testing.assert_allclose(result["schedules"][name]["direction"], expected, atol=1e-6)
+
+
+def test_resume_continues_the_runs(tmp_path):
+    flags = TINY + ["--seeds", "0", "--out", str(tmp_path)]
+    study(["train", "ant_dir", "--jobs", "1"] + flags)
+    before = {learner: (tmp_path / "runs" / f"{learner}_s0" / "log.jsonl").read_text().splitlines()
+              for learner in ("plastic", "weights")}
+    study(["train", "ant_dir", "--jobs", "2", "--population", "8"] + flags + ["--generations", "3"])
+    for learner, lines in before.items():
+        run = tmp_path / "runs" / f"{learner}_s0"
+        after = run.joinpath("log.jsonl").read_text().splitlines()
+        assert after[:2] == lines and len(after) == 3
+        assert read(run / "config.json")["population"] == 4     # the saved config is kept
+        assert read(run / "eval.json")["generations"] == 3
+    stamp = os.path.getmtime(tmp_path / "runs" / "weights_s0" / "eval.json")
+    study(["train", "ant_dir", "--jobs", "1", "--learners", "weights"] + flags + ["--generations", "3"])
+    assert os.path.getmtime(tmp_path / "runs" / "weights_s0" / "eval.json") == stamp   # not re-evaluated
+    rows = read(tmp_path / "summary.json")["rows"]
+    assert [r["generations"] for r in rows] == [3, 3]
+
+
+def test_report_draws_the_control_figures(out):
+    from pdlf_brian.cli import main
+
+    (out / "runs.json").write_text("[]")          # the working-memory grid's figures must skip a control summary
+    assert main(["report", str(out)]) == 0
+    names = set(os.listdir(out / "figures"))
+    for figure in ("control_task_values", "control_heldout_curves", "control_steering", "training_0_spread"):
+        assert {f"{figure}.png", f"{figure}.svg", f"{figure}.json"} <= names, figure
+    assert "accuracy_grid.png" not in names
+    numbers = read(out / "figures" / "control_steering.json")
+    segments = numbers["schedules"]["rectangle"]["learners"]["weights"]["segments"]
+    assert [s["start"] for s in segments] == [0, 5, 10, 15]
+    error = np.angle(np.exp(1j * (np.array([s["intended"] for s in segments]) - [0, np.pi / 2, np.pi, -np.pi / 2])))
+    assert np.allclose(error, 0)
+    values = read(out / "figures" / "control_task_values.json")
+    assert len(values["unseen_values"]) == 72 and set(values["trivial"]) == {"zero_action", "task_agnostic"}
+    spread = read(out / "figures" / "training_0_spread.json")
+    assert set(spread["generation"]) == {"plastic", "weights", "weights task-agnostic"}
+    assert "control_steering" in (out / "figures" / "report.html").read_text()
