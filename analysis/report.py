@@ -54,6 +54,10 @@ def _group_key(config):
     return f"{config.protocol} " + " ".join(f"{k}={v}" for k, v in task.items())
 
 
+#: Numbers longer than this (characters of JSON) are linked, not embedded, in report.html.
+MAX_INLINE_NUMBERS = 20000
+
+
 class Report:
     """Collects figures (saved as PNG + SVG + numbers JSON) and writes one HTML page."""
 
@@ -85,7 +89,11 @@ class Report:
                     data = base64.b64encode(fh.read()).decode()
                 parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{data}'>")
             text = json.dumps(to_jsonable(numbers), indent=1)
-            parts.append(f"<details><summary>numbers</summary><pre>{html.escape(text)}</pre></details>")
+            if len(text) > MAX_INLINE_NUMBERS:      # long per-generation series: keep the page small
+                parts.append(f"<p>numbers: <code>{html.escape(name)}.json</code> beside this page "
+                             f"({len(text) // 1000} kB)</p>")
+            else:
+                parts.append(f"<details><summary>numbers</summary><pre>{html.escape(text)}</pre></details>")
         path = os.path.join(self.out, "report.html")
         with open(path, "w") as fh:
             fh.write("\n".join(parts))
