@@ -21,9 +21,27 @@ def _ctrl_cost(weight, action):
 
 
 class _TaskValueMixin:
-    """Holds the task value, appends it to observations, accepts ``options={"task_value": v}``."""
+    """Holds the task value, appends it to observations, accepts ``options={"task_value": v}``;
+    builds the v5 environment ``base_env`` and computes its control cost in float64."""
 
     family = None
+    base_env = None
+
+    def __init__(self, task_value=None, **kwargs):
+        self._init_task(task_value)
+        kwargs = self._base_kwargs(kwargs)
+        self.base_env.__init__(self, **kwargs)
+        utils.EzPickle.__init__(self, task_value=task_value, **kwargs)
+        self._extend_observation_space(1)
+
+    def _base_kwargs(self, kwargs):
+        return kwargs
+
+    def control_cost(self, action):
+        return _ctrl_cost(self._ctrl_cost_weight, action)
+
+    def _get_obs(self):
+        return self._with_task(super()._get_obs())
 
     def _init_task(self, task_value):
         self.task_value = validate_task_value(self.family, task_value)
@@ -80,18 +98,7 @@ class HalfCheetahVelEnv(_TaskValueMixin, HalfCheetahEnv):
     """
 
     family = "halfcheetah_vel"
-
-    def __init__(self, task_value=None, **kwargs):
-        self._init_task(task_value)
-        HalfCheetahEnv.__init__(self, **kwargs)
-        utils.EzPickle.__init__(self, task_value=task_value, **kwargs)
-        self._extend_observation_space(1)
-
-    def control_cost(self, action):
-        return _ctrl_cost(self._ctrl_cost_weight, action)
-
-    def _get_obs(self):
-        return self._with_task(super()._get_obs())
+    base_env = HalfCheetahEnv
 
     def step(self, action):
         x_before = self.data.qpos[0]
@@ -147,18 +154,7 @@ class HopperVelEnv(_TaskValueMixin, HopperEnv):
     """
 
     family = "hopper_vel"
-
-    def __init__(self, task_value=None, **kwargs):
-        self._init_task(task_value)
-        HopperEnv.__init__(self, **kwargs)
-        utils.EzPickle.__init__(self, task_value=task_value, **kwargs)
-        self._extend_observation_space(1)
-
-    def control_cost(self, action):
-        return _ctrl_cost(self._ctrl_cost_weight, action)
-
-    def _get_obs(self):
-        return self._with_task(super()._get_obs())
+    base_env = HopperEnv
 
     def step(self, action):
         x_before = self.data.qpos[0]
@@ -216,18 +212,7 @@ class SwimmerDirEnv(_TaskValueMixin, SwimmerEnv):
     """
 
     family = "swimmer_dir"
-
-    def __init__(self, task_value=None, **kwargs):
-        self._init_task(task_value)
-        SwimmerEnv.__init__(self, **kwargs)
-        utils.EzPickle.__init__(self, task_value=task_value, **kwargs)
-        self._extend_observation_space(1)
-
-    def control_cost(self, action):
-        return _ctrl_cost(self._ctrl_cost_weight, action)
-
-    def _get_obs(self):
-        return self._with_task(super()._get_obs())
+    base_env = SwimmerEnv
 
     def step(self, action):
         xy_before = self.data.qpos[0:2].copy()
@@ -297,19 +282,10 @@ class AntDirEnv(_TaskValueMixin, AntEnv):
     """
 
     family = "ant_dir"
+    base_env = AntEnv
 
-    def __init__(self, task_value=None, **kwargs):
-        self._init_task(task_value)
-        kwargs = _ant_kwargs(kwargs)
-        AntEnv.__init__(self, **kwargs)
-        utils.EzPickle.__init__(self, task_value=task_value, **kwargs)
-        self._extend_observation_space(1)
-
-    def control_cost(self, action):
-        return _ctrl_cost(self._ctrl_cost_weight, action)
-
-    def _get_obs(self):
-        return self._with_task(super()._get_obs())
+    def _base_kwargs(self, kwargs):
+        return _ant_kwargs(kwargs)
 
     def step(self, action):
         xy_before = self.data.qpos[0:2].copy()
