@@ -14,6 +14,8 @@ class DeviceInfo:
     standalone: bool    # a compiled project, one per process
     closed_loop: bool   # can Python code (a controller) run during a simulation?
     doc: str
+    # can the control closed loop run compiled into the project (pdlf_brian.compiled_env), no Python per step?
+    compiled_closed_loop: bool = False
 
 
 DEVICES = {
@@ -22,7 +24,10 @@ DEVICES = {
     "runtime": DeviceInfo("runtime", "brian2", False, True,
                           "Cython runtime code generation; closed loop through a network operation"),
     "cpp_standalone": DeviceInfo("cpp_standalone", "brian2", True, False,
-                                 "C++ standalone, compiled once and re-run with run_args (open loop)"),
+                                 "C++ standalone, compiled once and re-run with run_args; closed loop only "
+                                 "through the compiled environment (pdlf_brian.compiled_env.CompiledEnvironment: "
+                                 "halfcheetah_vel, ant_dir), never through a Python controller",
+                                 compiled_closed_loop=True),
     "cuda_standalone": DeviceInfo("cuda_standalone", "brian2", True, False,
                                   "CUDA standalone through brian2cuda (open loop; needs a GPU to run)"),
 }
@@ -51,7 +56,10 @@ def check_closed_loop(name):
             f"device {name!r} cannot run Python code during a simulation (Brian2 would silently drop the "
             "network operation). Closed-loop runs (environments) need a device with closed_loop=True "
             f"({[d.name for d in DEVICES.values() if d.closed_loop]}); open-loop runs with inputs known "
-            "in advance can use any device."
+            "in advance can use any device. "
+            + (f"Device {name!r} runs the control loop compiled into its project instead: "
+               "PopulationNetwork(..., environment=pdlf_brian.compiled_env.CompiledEnvironment(family))."
+               if device_info(name).compiled_closed_loop else "")
         )
 
 

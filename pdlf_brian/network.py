@@ -140,6 +140,9 @@ class PopulationNetwork:
     float_dtype : {'float64', 'float32'}
     cuda_options : dict, optional
         Passed to `pdlf_brian.cuda.configure_brian2cuda`.
+    environment : `pdlf_brian.compiled_env.CompiledEnvironment`, optional
+        cpp_standalone only: the closed loop compiled into the project (no Python per step); run
+        episodes with ``run(genomes, controller=environment.episode(...))``.
 
     Most code builds it through `pdlf_brian.engine.make_network`, which also offers the NumPy
     reference behind the same interface.
@@ -147,7 +150,7 @@ class PopulationNetwork:
 
     def __init__(self, shape, n_individuals, *, synapse, batch=1, neuron=TERNARY_LIF, device="runtime",
                  n_steps=None, record=("output",), record_weights=False, interventions=(), directory=None,
-                 threads=0, float_dtype="float64", cuda_options=None):
+                 threads=0, float_dtype="float64", cuda_options=None, environment=None):
         check_population(shape, n_individuals, batch, record)
         self.info = devices.device_info(device)
         if self.info.standalone and (not isinstance(n_steps, (int, np.integer)) or n_steps < 1):
@@ -174,6 +177,7 @@ class PopulationNetwork:
         self.frozen = interventions_mod.frozen_synapses(self.interventions, shape)
         self.windows = interventions_mod.lesion_windows(self.interventions)
         self.float_dtype = float_dtype
+        self.environment = environment     # a CompiledEnvironment (checked when it attaches) or None
         if self.info.standalone:
             directory = directory or tempfile.mkdtemp(prefix=f"pdlf_{device}_")
             self.directory = os.path.abspath(directory)
@@ -199,7 +203,7 @@ class PopulationNetwork:
         H, plastic = sh.n_hidden, self.plastic
         namespace = {}
         self._lesion_timed = {}     # one TimedArray per temporarily lesioned projection, shared by groups
-        if self.info.standalone:
+        if self.info.standalone and self.environment is None:
             self._stimulus = b2.TimedArray(np.zeros((self.n_steps + 1, C * sh.n_in)), dt=DT, name="stimulus")
             namespace["stimulus"] = self._stimulus
         self._inp = b2.NeuronGroup(C * sh.n_in, "x : 1\nx_prev : 1", events={"step": "True"},
@@ -358,6 +362,8 @@ class PopulationNetwork:
         return objs
 
     def _input_driver(self):
+        if self.environment is not None:
+            return self.environment.attach(self)      # the compiled closed loop writes x and x_prev
         if self.info.standalone:
             return [self._inp.run_regularly("x_prev = x\nx = stimulus(t, i)", when="start", order=0,
                                             name="input_update")]
@@ -394,6 +400,8 @@ class PopulationNetwork:
     def _compile(self):
         import time
 
+        if self.environment is not None:
+            self.environment.install(self)
         self.net.run((self.n_steps + 1) * DT, namespace={})
         start = time.perf_counter()
         self._device.build(directory=self.directory, compile=True, run=False, with_output=False)
@@ -427,7 +435,9 @@ class PopulationNetwork:
         controller : callable, optional
             Closed loop (runtime device only): ``controller(step, output)`` gets the readout of the
             previous step, shape (P, B, n_out) (zeros at step 0), and returns the input of this step,
-            shape (P, B, n_in).
+            shape (P, B, n_in). A network built with ``environment=`` (cpp_standalone) takes only
+            ``controller=environment.episode(seeds, task_values, norm)`` (a `CompiledEpisode`, whose
+            ``result`` holds the returns and terminations after the run).
         n_steps : int, optional
             Episode length for a closed-loop run (default: the network's ``n_steps``).
         final_weights : bool
@@ -440,6 +450,8 @@ class PopulationNetwork:
             raise DeviceError("this network's standalone project was replaced by a newer one in this process "
                               "(Brian2 keeps one per process); build the network again")
         values = self._genome_values(genomes)
+        if self.environment is not None:
+            return self._run_compiled(values, controller, final_weights)
         if controller is not None:
             devices.check_closed_loop(self.device)
             T = n_steps or self.n_steps
@@ -467,6 +479,20 @@ class PopulationNetwork:
                 self._feed = self._closed_loop_feed(controller, T)
             self.net.run((T + 1) * DT, namespace={})
         return self._collect(T, final_weights)
+
+    def _run_compiled(self, values, episode, final_weights):
+        """One episode of the compiled closed loop (`pdlf_brian.compiled_env`)."""
+        from pdlf_brian.compiled_env import CompiledEpisode
+
+        if not isinstance(episode, CompiledEpisode) or episode.environment is not self.environment:
+            raise ConfigError("run: this network runs its compiled environment; pass "
+                              "controller=network.environment.episode(seeds, task_values, norm)")
+        run_args = {getattr(syn, var): v for (syn, var), v in values.items()}
+        run_args.update(episode.run_args())
+        self._device.run(run_args=run_args, with_output=False)
+        self._device.delete(code=False, data=False, run_args=True, directory=False, force=True)
+        episode.collect()
+        return self._collect(self.n_steps, final_weights)
 
     def _closed_loop_feed(self, controller, T):
         a = self._out.variables["a"].get_value

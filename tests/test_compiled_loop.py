@@ -1,0 +1,116 @@
+"""The control closed loop compiled into a cpp_standalone project (`pdlf_brian.compiled_env`) gives the
+episodes of the runtime device's Python closed loop (`ControlProblem.rollout`): the same inputs,
+actions, rewards, returns and terminations, step by step; one compiled project serves new genomes,
+task values, seeds and normalisation statistics without being rebuilt."""
+import os
+
+import numpy as np
+import pytest
+
+from pdlf_brian.compiled_env import CompiledEnvironment
+from pdlf_brian.engine import make_network
+from pdlf_brian.errors import ConfigError, DeviceError
+from pdlf_brian.evolution.config import TrainConfig
+from pdlf_brian.protocols import problem_for
+
+pytestmark = pytest.mark.cpp_standalone
+
+EPISODE = 200          # env steps; the network runs EPISODE + 1 steps (and one flush step)
+P = 2
+
+
+def control_problem(family, learner):
+    c = TrainConfig(protocol=family, device="runtime", learner=learner, population=P, generations=1, seed=2,
+                    progress=False, task=dict(episode_steps=EPISODE, n_hidden=12, heldout_episodes=1))
+    problem = problem_for(c)
+    # frozen statistics that are not the identity
+    problem.norm.update(np.random.default_rng(3).normal(0.2, 2.0, (500, problem.family.obs_dim)))
+    return problem
+
+
+def compiled_network(problem, directory, batch, **env_options):
+    env = CompiledEnvironment(problem.family.name, record_steps=True, **env_options)
+    net = make_network(problem.shape, problem.synapse, n_individuals=P, batch=batch, device="cpp_standalone",
+                       n_steps=problem.n_steps, directory=str(directory), environment=env)
+    return env, net
+
+
+def assert_same_episode(problem, compiled, runtime):
+    B = len(compiled["returns"][0])
+    np.testing.assert_allclose(compiled["inputs"], runtime["inputs"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(compiled["recording"].output, runtime["recording"].output, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(compiled["action"], runtime["action"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(compiled["reward"], runtime["reward"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(compiled["returns"], runtime["returns"], rtol=1e-9, atol=1e-9)
+    env = problem.environments(P * B)       # the runtime loop's environments, after its episode
+    np.testing.assert_array_equal(compiled["terminated"], env.terminated.reshape(P, B))
+    np.testing.assert_array_equal(compiled["steps"], env.steps.reshape(P, B))     # when each copy stopped
+    assert compiled["env_steps"] == runtime["env_steps"]
+    # a terminated copy stops earning: its reward is 0 from the step after its termination on
+    term = compiled["terminated_steps"].reshape(EPISODE, P * B)
+    after = np.vstack([np.zeros((1, P * B), bool), np.cumsum(term, axis=0)[:-1] > 0])
+    assert np.all(compiled["reward"][after] == 0.0)
+
+
+def test_one_compiled_project_reruns_new_genomes_tasks_seeds_without_rebuilding(tmp_path, monkeypatch):
+    problem = control_problem("halfcheetah_vel", "plastic")
+    env, net = compiled_network(problem, tmp_path, batch=3)
+    binary = os.path.join(net.directory, "main")
+    built = os.stat(binary).st_mtime_ns
+    monkeypatch.setattr(net._device, "build", lambda *a, **k: pytest.fail("the project was rebuilt"))
+    rng = np.random.default_rng(1)
+    episodes = [(rng.normal(0, 0.5, (P, problem.genome_size)), list(problem.task_values[:3]), [5, 6, 7]),
+                (rng.normal(0, 0.5, (P, problem.genome_size)), list(problem.task_values[4:7]), [11, 12, 13])]
+    returns = []
+    for k, (genomes, values, seeds) in enumerate(episodes):
+        if k == 1:          # new frozen statistics too
+            problem.norm.update(np.random.default_rng(4).normal(-0.1, 0.5, (300, problem.family.obs_dim)))
+        compiled = env.rollout(genomes, values, seeds, norm=problem.norm)
+        runtime = problem.rollout(problem.make(P, 3), genomes, values, seeds, record_steps=True)
+        assert_same_episode(problem, compiled, runtime)
+        np.testing.assert_array_equal(compiled["inputs"][0, 0, :, -1], values)     # task value unnormalised
+        returns.append(compiled["returns"])
+    assert not np.array_equal(returns[0], returns[1])
+    assert os.stat(binary).st_mtime_ns == built
+    # the network runs its compiled environment only: no Python controller, no open-loop inputs
+    with pytest.raises(ConfigError, match="runs its compiled environment"):
+        net.run(genomes, controller=lambda step, output: np.zeros((P, 3, problem.family.obs_dim)))
+    with pytest.raises(ConfigError, match="runs its compiled environment"):
+        net.run(genomes, np.zeros((problem.n_steps, P, 3, problem.family.obs_dim)))
+
+
+@pytest.mark.parametrize("family, learner", [
+    pytest.param("halfcheetah_vel", "weights", marks=pytest.mark.slow),
+    pytest.param("ant_dir", "plastic", marks=pytest.mark.slow),
+    ("ant_dir", "weights"),
+])
+def test_compiled_closed_loop_equals_the_runtime_closed_loop(tmp_path, family, learner):
+    problem = control_problem(family, learner)
+    env, net = compiled_network(problem, tmp_path, batch=3)
+    genomes = np.random.default_rng(1).normal(0, 0.5, (P, problem.genome_size))
+    values, seeds = list(problem.task_values[:3]), [5, 6, 7]
+    compiled = env.rollout(genomes, values, seeds, norm=problem.norm)
+    runtime = problem.rollout(problem.make(P, 3), genomes, values, seeds, record_steps=True)
+    assert_same_episode(problem, compiled, runtime)
+    if family == "ant_dir":
+        assert compiled["terminated"].any(), "no copy terminated: the termination path is not exercised"
+
+
+def test_python_controllers_stay_refused_on_standalone_devices():
+    from pdlf_brian.devices import DEVICES, check_closed_loop
+
+    with pytest.raises(DeviceError, match="cannot run Python code during a simulation.*CompiledEnvironment"):
+        check_closed_loop("cpp_standalone")
+    assert DEVICES["cpp_standalone"].compiled_closed_loop and not DEVICES["cpp_standalone"].closed_loop
+
+
+def test_bad_compiled_environment():
+    problem = control_problem("halfcheetah_vel", "weights")
+    with pytest.raises(ConfigError, match=r"supports \['halfcheetah_vel', 'ant_dir'\], got 'hopper_vel'"):
+        CompiledEnvironment("hopper_vel")
+    with pytest.raises(ConfigError, match="runs inside a cpp_standalone project, not on device 'runtime'"):
+        make_network(problem.shape, problem.synapse, n_individuals=P, device="runtime",
+                     environment=CompiledEnvironment("halfcheetah_vel"))
+    with pytest.raises(ConfigError, match="ant_dir needs n_in=28"):
+        make_network(problem.shape, problem.synapse, n_individuals=P, device="cpp_standalone", n_steps=5,
+                     environment=CompiledEnvironment("ant_dir"))
