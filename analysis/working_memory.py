@@ -13,6 +13,21 @@ def _find(summary, L, d, learner):
     return next((r for r in summary if (r["L"], r["Lat"], r["learner"]) == (L, d, learner)), None)
 
 
+def budget_text(summary):
+    """One line naming the budget of the rows: seeds, generations, population, sequences per generation."""
+    seeds = sorted({n for r in summary for n in r.get("seeds", [])})
+    gens = sorted({r.get("generations") for r in summary if r.get("generations") is not None})
+    parts = [f"{len(seeds)} seeds" if seeds else None,
+             "generations " + "/".join(map(str, gens)) if gens else None,
+             f"population {summary[0]['population']}" if summary and summary[0].get("population") else None,
+             f"{summary[0]['batch']} sequences per generation" if summary and summary[0].get("batch") else None]
+    return ", ".join(p for p in parts if p)
+
+
+def _majority(summary, L):
+    return float(np.mean([r["majority_baseline"] for r in summary if r["L"] == L]))
+
+
 def accuracy_grid_figure(summary):
     """Held-out accuracy per (L, Lat), bars per learner (mean +- std over seeds), after-reset markers.
 
@@ -48,7 +63,7 @@ def accuracy_grid_figure(summary):
             row["accuracy_mean"].append(acc)
             row["accuracy_std"].append(err)
             row["after_reset_mean"].append(reset)
-        base = np.mean([r["majority_baseline"] for r in summary if r["L"] == L])
+        base = _majority(summary, L)
         numbers["majority_bit"].append(base)
         ax.axhline(0.5, color="k", ls=":", lw=1)
         ax.axhline(base, color="r", ls="--", lw=1, label="majority bit")
@@ -56,6 +71,7 @@ def accuracy_grid_figure(summary):
                ylim=(0, 1.02))
     axes[0][0].set_ylabel("held-out recall accuracy")
     axes[0][-1].legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"mean ± std over seeds; {budget_text(summary)}", fontsize=9)
     fig.tight_layout()
     return fig, to_jsonable(numbers)
 
@@ -94,10 +110,13 @@ def heldout_curves_figure(summary, rows):
                                 label=learner if r["seed"] == rows[0]["seed"] else None)
                         numbers["panels"].append({"L": L, "Lat": d, "learner": learner, "seed": r["seed"],
                                                   "generations": list(g), "accuracy": list(v)})
-            ax.axhline(0.5, color="k", ls=":", lw=0.8)
+            ax.axhline(0.5, color="k", ls=":", lw=0.8, label="chance" if (i, j) == (0, 0) else None)
+            ax.axhline(_majority(summary, L), color="r", ls="--", lw=0.8,
+                       label="majority bit" if (i, j) == (0, 0) else None)
             ax.set_title(f"L={L}, Lat={d}", fontsize=9)
     axes[-1][0].set(xlabel="generation", ylabel="held-out accuracy")
     axes[0][0].legend(fontsize=7)
+    fig.suptitle(f"one line per seed (0: a silent recommendation)\n{budget_text(summary)}", fontsize=9)
     fig.tight_layout()
     return fig, to_jsonable(numbers)
 
@@ -133,8 +152,10 @@ def position_and_rates_figure(summary):
                             label=f"{learner}, Lat {d}")
                     numbers["by_position"].append({"L": L, "Lat": d, "learner": learner,
                                                    "accuracy": list(s["accuracy_by_position_mean"])})
-        ax.axhline(0.5, color="k", ls=":", lw=0.8)
-        ax.set(title=f"L = {L}: accuracy per recall position", xlabel="position in sequence", ylim=(0, 1.02))
+        ax.axhline(0.5, color="k", ls=":", lw=0.8, label="chance")
+        ax.axhline(_majority(summary, L), color="r", ls="--", lw=0.8, label="majority bit")
+        ax.set(title=f"L = {L}: accuracy per recall position", xlabel="position in sequence", ylim=(0, 1.02),
+               xticks=np.arange(1, L + 1))
         ax = axes[1][col]
         numbers["rates"][L] = {}
         for k, learner in enumerate(LEARNERS):
@@ -152,6 +173,7 @@ def position_and_rates_figure(summary):
                title=f"L = {L}: firing per phase (mean over Lat)")
     axes[0][0].legend(fontsize=6)
     axes[1][0].legend(fontsize=7)
+    fig.suptitle(f"means over seeds; {budget_text(summary)}", fontsize=9)
     fig.tight_layout()
     return fig, to_jsonable(numbers)
 

@@ -36,15 +36,12 @@ def evaluate_run(run_dir, problem=None, figure=True):
     """The protocol's `final_report` of a run's chosen genome: writes eval.json (and the training figure)."""
     from pdlf_brian.analysis.curves import plot_training
     from pdlf_brian.evolution.trainer import generation_seed, load_run
-    from pdlf_brian.protocols import problem_for
+    from pdlf_brian.protocols import problem_for_run
     from pdlf_brian.rundir import EVAL, RunDir
 
     config, log, best, recommendation = load_run(run_dir)
     d = RunDir(run_dir)
-    if problem is None:
-        problem = problem_for(config)
-        if d.problem_state() is not None:
-            problem.load_state(d.problem_state())
+    problem = problem or problem_for_run(run_dir, config)
     if len(recommendation) != problem.genome_size:
         raise ConfigError(f"run directory {run_dir}: its genome has {len(recommendation)} values but the "
                           f"{config.protocol!r} problem of its config needs {problem.genome_size}")
@@ -68,7 +65,9 @@ def evaluate_run(run_dir, problem=None, figure=True):
         extra = {"heldout_silent_fraction": "silent recall outputs"} if wm else None
         plot_training([run_dir], result["figure"], labels=[config.learner],
                       heldout_label="held-out accuracy" if wm else "held-out score", levels=levels,
-                      title=f"{config.protocol} ({config.learner}, {config.optimizer}, seed {config.seed})",
+                      title=f"{config.protocol} ({config.learner}, {config.optimizer}, seed {config.seed})\n"
+                            f"population {config.population} x {len(log)} generations"
+                            + (f", L = {problem.task.length}, Lat = {problem.task.delay}" if wm else ""),
                       extra=extra, chosen=chosen)
     return result
 

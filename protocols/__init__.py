@@ -34,6 +34,19 @@ def protocol_class(name):
     return target
 
 
+def problem_for_run(run_dir, config=None):
+    """The `Problem` of a trained run directory, with its saved protocol state (e.g. observation
+    statistics) loaded; ``config`` overrides the saved one (e.g. a longer episode for steering)."""
+    from pdlf_brian.rundir import RunDir
+
+    d = RunDir(run_dir)
+    problem = problem_for(config or d.config())
+    state = d.problem_state()
+    if state is not None:
+        problem.load_state(state)
+    return problem
+
+
 def problem_for(config):
     """The training `Problem` of ``config.protocol``; ``device="auto"`` becomes the protocol's default."""
     cls = protocol_class(config.protocol)

@@ -47,13 +47,11 @@ def train_one(protocol, ablation, seed, args):
 
 def weight_growth(run_dir, eval_seed=20261125):
     """The normalisation scale over one held-out episode of the run's chosen genome, per projection."""
-    from pdlf_brian.protocols import problem_for
+    from pdlf_brian.protocols import problem_for_run
     from pdlf_brian.rundir import RunDir
 
     d = RunDir(run_dir)
-    problem = problem_for(d.config())
-    if d.problem_state() is not None:
-        problem.load_state(d.problem_state())
+    problem = problem_for_run(run_dir)
     genome = np.asarray(d.genome())[None, :]
     if hasattr(problem, "rollout"):
         values = list(problem.task_values)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pdlf_brian.errors import ConfigError
-from pdlf_brian.evolution.config import known_keys
+from pdlf_brian.evolution.config import check_positive_ints, known_keys
 from pdlf_brian.evolution.problem import Evaluation, Problem, cached_network
 from pdlf_brian.layout import GenomeLayout, NetworkShape
 from pdlf_brian.rule import resolve_synapse
@@ -58,10 +58,7 @@ class ControlSettings:
     @classmethod
     def from_dict(cls, data):
         s = cls(**known_keys(cls, data, "config section 'task'"))
-        for name in ("episode_steps", "n_hidden", "episodes", "n_tasks", "heldout_episodes"):
-            value = getattr(s, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"config field 'task.{name}': expected a positive integer, got {value!r}")
+        check_positive_ints(s, ("episode_steps", "n_hidden", "episodes", "n_tasks", "heldout_episodes"))
         if s.action_map not in ACTION_MAPS:
             raise ConfigError(f"config field 'task.action_map': unknown map {s.action_map!r}; "
                               f"allowed values are {list(ACTION_MAPS)}")
@@ -161,8 +158,11 @@ class ControlProblem(Problem):
 
         P, B = len(genomes), net.batch
         env = self.environments(P * B)
-        tile = (lambda v: np.tile(np.asarray(v, dtype=object if v[0] is None else float), P))
-        obs = env.reset(seeds=tile(list(seeds)), task_values=tile(list(task_values)))
+        def tile(values):      # one entry per copy: the B values repeated for every individual
+            values = list(values)
+            return np.tile(np.asarray(values, dtype=object if values[0] is None else float), P)
+
+        obs = env.reset(seeds=np.tile(np.asarray(seeds, dtype=np.int64), P), task_values=tile(task_values))
         returns = np.zeros(P * B)
         stats = RunningNorm(self.family.obs_dim, n_passthrough=self.family.n_task_obs)
         if collect_stats:
@@ -176,7 +176,7 @@ class ControlProblem(Problem):
             nonlocal obs
             if step > 0:
                 if schedule is not None:
-                    env.set_task_values(tile(list(schedule(step - 1))))
+                    env.set_task_values(tile(schedule(step - 1)))
                 action = self.actions(output.reshape(P * B, -1), env)
                 live = ~env.done
                 obs, reward, _, _, info = env.step(action)

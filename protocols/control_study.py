@@ -309,7 +309,7 @@ def steer_run(run_dir, schedules=SCHEDULES, steps=None, reset_seed=STEER_SEED):
         each step), ``reward`` (per step), ``return`` and ``alive_steps`` (steps before termination).
     """
     from pdlf_brian.evolution.config import TrainConfig
-    from pdlf_brian.protocols import problem_for
+    from pdlf_brian.protocols import problem_for_run
     from pdlf_brian.rundir import RunDir
 
     d = RunDir(run_dir)
@@ -317,12 +317,10 @@ def steer_run(run_dir, schedules=SCHEDULES, steps=None, reset_seed=STEER_SEED):
     data = saved.to_dict()
     if steps:
         data["task"] = dict(data["task"], episode_steps=int(steps))
-    problem = problem_for(TrainConfig.from_dict(data))
+    problem = problem_for_run(run_dir, TrainConfig.from_dict(data))
     if problem.family.task_name != "direction":
         raise SystemExit(f"{run_dir}: steering needs a direction family (ant_dir, swimmer_dir), "
                          f"not {saved.protocol!r}")
-    if d.problem_state() is not None:
-        problem.load_state(d.problem_state())
     n = problem.settings.episode_steps
     table = np.stack([schedule_values(s, n)[0] for s in schedules], axis=1)        # (n, schedules)
     net = problem.evaluation_network(1, len(schedules))

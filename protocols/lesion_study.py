@@ -31,15 +31,12 @@ from pdlf_brian.interventions import NeuronLesion, TemporaryLesion, to_dict
 
 
 def _load(run_dir):
+    from pdlf_brian.protocols import problem_for_run
     from pdlf_brian.rundir import RunDir
-    from pdlf_brian.protocols import problem_for
 
     d = RunDir(run_dir)
     config = d.config()
-    problem = problem_for(config)
-    if d.problem_state() is not None:
-        problem.load_state(d.problem_state())
-    return d, config, problem, d.genome()
+    return d, config, problem_for_run(run_dir, config), d.genome()
 
 
 def _budget(d, config):
@@ -49,18 +46,20 @@ def _budget(d, config):
 
 def neuron_sweep(run_dirs, fractions, lesion_seeds, eval_seed=20261125):
     """Held-out score of every run's genome with a fraction r of hidden neurons blocked."""
-    scores, runs = {}, []
+    scores, runs, majority = {}, [], []
     for run_dir in run_dirs:
         d, config, problem, genome = _load(run_dir)
         per_fraction = []
         for r in fractions:
-            values = [problem.heldout(genome, eval_seed, interventions=(NeuronLesion(r, seed=s),))["score"]
-                      for s in lesion_seeds]
-            per_fraction.append(float(np.mean(values)))
+            metrics = [problem.heldout(genome, eval_seed, interventions=(NeuronLesion(r, seed=s),))
+                       for s in lesion_seeds]
+            per_fraction.append(float(np.mean([m["score"] for m in metrics])))
+            majority += [m["majority_baseline"] for m in metrics if "majority_baseline" in m]
         scores.setdefault(config.learner, []).append(per_fraction)
         runs.append({"run": os.path.basename(d.path), "learner": config.learner, "seed": config.seed,
                      "scores": per_fraction, **_budget(d, config)})
-    return scores, runs
+    levels = {"chance": 0.5, "majority bit": float(np.mean(majority))} if majority else {}
+    return scores, runs, levels
 
 
 def temporary(run_dirs, start, length, projections, n_steps, eval_seed=20261125):
@@ -95,6 +94,13 @@ def recovery_steps(lesioned, intact, start, length, window, tolerance=0.1):
     return None
 
 
+def _count(runs):
+    counts = {}
+    for r in runs:
+        counts[r["learner"]] = counts.get(r["learner"], 0) + 1
+    return counts
+
+
 def _stats(rows):
     arr = np.asarray(rows, dtype=float)
     return arr.mean(axis=0).tolist(), arr.std(axis=0).tolist()
@@ -116,8 +122,13 @@ def main(argv=None):
     started = time.perf_counter()
     meta = {"command": "python -m pdlf_brian.protocols.lesion_study " + " ".join(argv or []), "study": args.study}
     if args.study == "neurons":
-        scores, runs = neuron_sweep(args.runs, args.fractions, args.lesion_seeds)
+        scores, runs, levels = neuron_sweep(args.runs, args.fractions, args.lesion_seeds)
+        budget = sorted({(r["generations"], r["population"]) for r in runs})
+        title = (f"{len(runs)} runs ({', '.join(f'{n} {k}' for k, n in _count(runs).items())}), "
+                 f"{len(args.lesion_seeds)} lesion seeds each\n"
+                 + "; ".join(f"{g} generations, population {p}" for g, p in budget))
         lesions = {"neuron_sweep": {"fractions": args.fractions, "scores": scores, "ylabel": "held-out score",
+                                    "levels": levels, "title": title,
                                     "lesions": [to_dict(NeuronLesion(r, seed=s)) for r in args.fractions
                                                 for s in args.lesion_seeds]}}
         summary = {learner: {"fractions": args.fractions, "mean": _stats(v)[0], "std": _stats(v)[1],

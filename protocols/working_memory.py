@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pdlf_brian.errors import ConfigError
-from pdlf_brian.evolution.config import known_keys
+from pdlf_brian.evolution.config import check_positive_ints, known_keys
 from pdlf_brian.evolution.problem import Evaluation, Problem
 from pdlf_brian.interventions import StateReset
 from pdlf_brian.layout import GenomeLayout, NetworkShape
@@ -43,10 +43,7 @@ class WorkingMemorySettings:
     @classmethod
     def from_dict(cls, data):
         settings = cls(**known_keys(cls, data, "config section 'task'"))
-        for name in ("length", "batch", "n_hidden", "heldout_sequences"):
-            value = getattr(settings, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"config field 'task.{name}': expected a positive integer, got {value!r}")
+        check_positive_ints(settings, ("length", "batch", "n_hidden", "heldout_sequences"))
         if settings.fitness not in FITNESSES:
             raise ConfigError(f"config field 'task.fitness': unknown fitness {settings.fitness!r}; "
                               f"allowed values are {list(FITNESSES)}")

@@ -164,7 +164,16 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--out", default="results/working_memory")
     p.add_argument("--summarise", action="store_true", help="only recompute the summary and figures from --out")
+    p.add_argument("--replot", metavar="DIR", help="only redraw the figures of DIR's summary.json and runs.json")
     args = p.parse_args(argv)
+    if args.replot:
+        from pdlf_brian.analysis.working_memory import plot_grid
+
+        with open(os.path.join(args.replot, "summary.json")) as fh:
+            summary = json.load(fh)["rows"]
+        with open(os.path.join(args.replot, "runs.json")) as fh:
+            plot_grid(summary, json.load(fh), args.replot)
+        return
     if args.summarise:
         write_summary(args.out)
         return

@@ -104,6 +104,10 @@ def test_bad_control_input():
         problem_for(config("cheetah"))
     with pytest.raises(ConfigError, match="task_value"):
         problem_for(config(task=dict(TASK, values=[1.0, 12.0])))
+    with pytest.raises(ConfigError, match=r"config field 'task.episode_steps': expected a positive integer, got 0"):
+        problem_for(config(task=dict(TASK, episode_steps=0)))
+    with pytest.raises(ConfigError, match=r"config field 'task.batch': expected a positive integer, got -1"):
+        problem_for(TrainConfig(task={"batch": -1}))
     with pytest.raises(ConfigError, match=r"task.action_map': unknown map 'relu'; allowed values are \['clip', 'tanh'\]"):
         problem_for(config(task=dict(TASK, action_map="relu")))
     with pytest.raises(Exception, match="cannot run Python code during a simulation"):

@@ -103,6 +103,14 @@ def known_keys(cls, data, where):
     return data
 
 
+def check_positive_ints(settings, names, section="task"):
+    """`ConfigError` naming ``section.name`` unless each of ``names`` on ``settings`` is an integer >= 1."""
+    for name in names:
+        value = getattr(settings, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"config field '{section}.{name}': expected a positive integer, got {value!r}")
+
+
 #: Keys that ``pdlf train --resume RUN_DIR --set key=value`` may change: they do not alter the numbers
 #: already logged (executors give identical results; more generations continue the same run).
 RESUME_KEYS = ("generations", "progress", "executor", "workers", "scheduler", "shards")
