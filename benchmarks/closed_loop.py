@@ -4,13 +4,17 @@ For halfcheetah_vel and ant_dir, P in {16, 64, 256} individuals x the family's 8
 values (N = 8P copies), episodes of E = 200 env steps, plastic learner with the full PDLF rule,
 network obs-128-act (``task.n_hidden=128``), random genomes drawn from N(0, sigma^2) (sigma = 0.04,
 PGPE's starting spread, unless the network is silent with it; then the first larger sigma that
-is not). Four measurements per row, each in its own process, one after the other:
+is not). Five measurements per row, each in its own process, one after the other:
 
 * closed loop, runtime: ``ControlProblem(TrainConfig(protocol=family, device="runtime", ...))``;
   ``problem.evaluate(genomes, seed)`` timed after one warm-up call (a 10-step episode on the same
   network and environments, which compiles every Brian2 code object); rate = the env steps it
   reports (live copies only) / wall time.
 * closed loop, numpy: the same with ``device="numpy"`` (`pdlf_brian.reference.ReferenceNetwork`).
+* closed loop, compiled: the same with ``device="cpp_standalone"``: the network and the physics in one
+  compiled project (`pdlf_brian.compiled_env`), compiled once (``compile_s``, not in the rate) and re-run
+  per evaluation; the warm-up is one whole evaluation (the episode length is compiled in). Its
+  fitness, env steps and statistics equal the runtime loop's (``tests/test_compiled_loop.py``).
 * physics alone: the same ``BatchedTaskEnv(family, N, nthread=2, max_episode_steps=E)`` reset with the
   same task values, stepped E times with uniform random actions within the bounds (no network);
   rate = live env steps / wall time.
@@ -70,7 +74,12 @@ def _genomes(problem, P, sigma, seed):
 
 
 def _warm_up(problem, genomes):
-    """One short evaluation on the same network and environments (compiles the runtime code)."""
+    """One short evaluation on the same network and environments (compiles the runtime code); a whole one
+    for the compiled loop, whose episode length is compiled in."""
+    if problem.compiled:
+        start = time.perf_counter()
+        problem.evaluate(genomes, 12345)
+        return time.perf_counter() - start
     n_steps = problem.n_steps
     problem.n_steps = WARMUP_STEPS + 1
     start = time.perf_counter()
@@ -102,8 +111,9 @@ def work_closed(family, device, P, E, sigma, repeats, replay=False):
     start = time.perf_counter()
     problem = _problem(family, device, P, E)
     genomes = _genomes(problem, P, sigma, seed=P)
-    problem.network(P)
-    problem.environments(P * problem.batch)
+    net = problem.network(P)
+    if not problem.compiled:
+        problem.environments(P * problem.batch)
     build = time.perf_counter() - start
     warm = _warm_up(problem, genomes)
     runs = []
@@ -118,7 +128,8 @@ def work_closed(family, device, P, E, sigma, repeats, replay=False):
     result = {"kind": f"closed_{device}", "family": family, "P": P, "N": N, "E": E,
               "sigma": sigma, "build_s": build, "warmup_s": warm, "runs": runs,
               "steps_per_s": best["steps_per_s"], "copy_steps_per_s": N * E / best["wall_s"],
-              "live_fraction": best["env_steps"] / (N * E)}
+              "live_fraction": best["env_steps"] / (N * E),
+              "compile_s": getattr(net, "compile_seconds", None)}
     if replay:
         result["physics_replay"] = _replay(problem, genomes, repeats - 1, repeats)
     return result
@@ -365,6 +376,9 @@ def main():
             sigma = sigmas[family]
             rt = run_worker("closed", family, "runtime", P, E_P, sigma, repeats)
             npy = run_worker("closed", family, "numpy", P, E_P, sigma, repeats, True)
+            cpp = run_worker("closed", family, "cpp_standalone", P, E_P, sigma, repeats)
+            if cpp["runs"][0]["env_steps"] != rt["runs"][0]["env_steps"]:
+                raise RuntimeError(f"compiled and runtime loops differ: {cpp['runs'][0]} vs {rt['runs'][0]}")
             replay = npy["physics_replay"]
             phys = run_worker("physics", family, P, E_P, repeats)
             gym = run_worker("gym", family, P, E_P)
@@ -372,6 +386,10 @@ def main():
                    "closed_runtime_steps_per_s": rt["steps_per_s"], "closed_numpy_steps_per_s": npy["steps_per_s"],
                    "physics_steps_per_s": phys["steps_per_s"], "gym_loop_steps_per_s": gym["steps_per_s"],
                    "physics_replay_steps_per_s": replay["steps_per_s"],
+                   "closed_cpp_steps_per_s": cpp["steps_per_s"], "closed_cpp_copy_steps_per_s": cpp["copy_steps_per_s"],
+                   "ratio_closed_cpp_over_physics": cpp["steps_per_s"] / phys["steps_per_s"],
+                   "ratio_closed_cpp_over_physics_replay": cpp["steps_per_s"] / replay["steps_per_s"],
+                   "ratio_cpp_over_runtime": cpp["steps_per_s"] / rt["steps_per_s"],
                    "closed_runtime_copy_steps_per_s": rt["copy_steps_per_s"],
                    "closed_numpy_copy_steps_per_s": npy["copy_steps_per_s"],
                    "live_fraction_closed_loop": rt["live_fraction"], "live_fraction_physics": phys["live_fraction"],
@@ -379,9 +397,11 @@ def main():
                    "ratio_closed_runtime_over_physics_replay": rt["steps_per_s"] / replay["steps_per_s"],
                    "ratio_closed_numpy_over_physics": npy["steps_per_s"] / phys["steps_per_s"],
                    "ratio_runtime_over_numpy": rt["steps_per_s"] / npy["steps_per_s"],
-                   "details": {"closed_runtime": rt, "closed_numpy": npy, "physics": phys, "gym_loop": gym}}
+                   "details": {"closed_runtime": rt, "closed_numpy": npy, "closed_cpp": cpp, "physics": phys,
+                               "gym_loop": gym}}
             rows.append(row)
             print(f"P={P} {family}: runtime {rt['steps_per_s']:.0f}/s  numpy {npy['steps_per_s']:.0f}/s  "
+                  f"compiled {cpp['steps_per_s']:.0f}/s (compile {cpp['compile_s']:.0f} s)  "
                   f"physics {phys['steps_per_s']:.0f}/s  replay {replay['steps_per_s']:.0f}/s  gym {gym['steps_per_s']:.0f}/s  "
                   f"closed/physics {row['ratio_closed_runtime_over_physics']:.2f}  "
                   f"(runtime eval {rt['runs'][-1]['wall_s']:.1f} s, numpy eval {npy['runs'][-1]['wall_s']:.1f} s)",
@@ -407,18 +427,23 @@ def main():
             "ratio_closed_over_physics": row64["ratio_closed_runtime_over_physics"],
             "ratio_closed_over_physics_replay": row64["ratio_closed_runtime_over_physics_replay"],
             "ratio_runtime_over_numpy": row64["ratio_runtime_over_numpy"],
+            "ratio_closed_cpp_over_physics": row64["ratio_closed_cpp_over_physics"],
+            "ratio_cpp_over_runtime": row64["ratio_cpp_over_runtime"],
         }
 
     header = ("| P | N | family | E | closed loop runtime (steps/s) | closed loop numpy (steps/s) | "
-              "physics only (steps/s) | gymnasium loop (steps/s) | closed/physics | live (closed / physics) | "
+              "closed loop compiled (steps/s) | physics only (steps/s) | gymnasium loop (steps/s) | "
+              "closed/physics | compiled/physics | live (closed / physics) | "
               "physics on closed-loop actions (steps/s) | closed/replay | runtime copy-steps/s |")
-    lines = [header, "|" + "---|" * 13]
+    lines = [header, "|" + "---|" * 15]
     for r in rows:
         lines.append(f"| {r['P']} | {r['N']} | {r['family']} | {r['E']} | {r['closed_runtime_steps_per_s']:.0f} | "
-                     f"{r['closed_numpy_steps_per_s']:.0f} | {r['physics_steps_per_s']:.0f} | "
+                     f"{r['closed_numpy_steps_per_s']:.0f} | {r['closed_cpp_steps_per_s']:.0f} | "
+                     f"{r['physics_steps_per_s']:.0f} | "
                      f"{r['gym_loop_steps_per_s']:.0f}"
                      + ("*" if r["details"]["gym_loop"]["extrapolated"] else "")
-                     + f" | {r['ratio_closed_runtime_over_physics']:.2f} | {r['live_fraction_closed_loop']:.2f} / "
+                     + f" | {r['ratio_closed_runtime_over_physics']:.2f} | {r['ratio_closed_cpp_over_physics']:.2f} | "
+                     f"{r['live_fraction_closed_loop']:.2f} / "
                      f"{r['live_fraction_physics']:.2f} | {r['physics_replay_steps_per_s']:.0f} | "
                      f"{r['ratio_closed_runtime_over_physics_replay']:.2f} | {r['closed_runtime_copy_steps_per_s']:.0f} |")
     table = "\n".join(lines)
@@ -443,6 +468,9 @@ def main():
             "genomes": "N(0, sigma^2) per entry, seed P; sigma 0.04 (PGPE's start) unless silent, then the next of "
                        f"{list(SIGMAS)} with a spike fraction >= {MIN_SPIKE_FRACTION}",
             "sigma": sigmas, "nthread": NTHREAD,
+            "closed_loop_compiled": "device cpp_standalone: the same problem.evaluate through the compiled loop "
+                                    "(pdlf_brian.compiled_env), after one whole warm-up evaluation; the compile "
+                                    "time (details.closed_cpp.compile_s) is not in the rate",
             "closed_loop": "problem.evaluate(genomes, seed) after a warm-up evaluation of "
                            f"{WARMUP_STEPS} env steps on the same network/environments; rate = reported env steps / "
                            "wall; best of 'repeats' calls",

@@ -30,6 +30,13 @@ thus serves every generation. Returns, termination flags and episode lengths are
 Brian2 writes back after the run; with ``record_steps=True`` monitors also record every step's input,
 action, reward and termination flag.
 
+The library also gathers the statistics of the raw observations the runtime loop collects with
+``collect_stats=True`` (``RunningNorm.update`` of every copy's reset observation, then of the new
+observations of the copies alive before each env step), operation by operation as NumPy does them (rows
+summed in order, Chan et al.'s merge), in double: ``result["stats"]`` is ``(count, mean, m2)`` for
+`RunningNorm.merge`, equal to the runtime loop's bit for bit. This is what lets
+`protocols.control.ControlProblem` train on ``device="cpp_standalone"``.
+
 Supported families: ``halfcheetah_vel`` and ``ant_dir``; action map ``clip`` (``tanh`` is computed with
 the C library's ``tanh``, equal to NumPy's to rounding). Networks must be float64.
 """
@@ -61,7 +68,8 @@ void pdlf_env_begin(const int32_t* path, int path_len, double* params, int n_par
                     const double* task_cos, const double* task_sin, const double* mean, const double* stdv,
                     const double* lo, const double* hi, const double* mode, const double* readout,
                     double* x, double* x_prev, double* ret, double* reward, double* terminated,
-                    double* steps, double* action);
+                    double* steps, double* action, int n_stats, double* stat_count, double* stat_mean,
+                    double* stat_m2);
 void pdlf_env_tick(long timestep);
 void pdlf_env_end(void);
 #ifdef __cplusplus
@@ -96,7 +104,10 @@ struct Env {
   mjtNum *qpos = nullptr, *qvel = nullptr, *ctrl = nullptr;  // components of the first state row
   const double *task, *tcos, *tsin, *mean, *stdv, *lo, *hi, *mode, *readout;
   double *params, *x, *x_prev, *ret, *reward, *terminated, *steps, *action;
-  std::vector<double> obs, act, pre;
+  int n_stats = 0;  // leading observation columns with statistics (RunningNorm.n_norm)
+  long stat_n = 0;
+  double *stat_count, *stat_mean, *stat_m2;
+  std::vector<double> obs, act, pre, batch_mean, batch_m2;
   std::vector<int> ids;
 };
 Env E;  // one environment per process, as Brian2 has one project per process
@@ -161,6 +172,35 @@ void write_inputs() {
   }
 }
 
+// RunningNorm.update(obs, live) of pdlf_brian.envs, operation by operation: the batch's mean and squared
+// deviations summed row after row (as NumPy reduces axis 0), then Chan et al.'s merge into the totals
+void update_stats(const int* ids, int n_rows) {
+  const int k = E.n_stats;
+  if (n_rows == 0 || k == 0) return;
+  double* mb = E.batch_mean.data();
+  double* qb = E.batch_m2.data();
+  for (int j = 0; j < k; j++) mb[j] = 0.0;
+  for (int r = 0; r < n_rows; r++) {
+    const double* o = &E.obs[(size_t)(ids ? ids[r] : r) * E.obs_dim];
+    for (int j = 0; j < k; j++) mb[j] += o[j];
+  }
+  for (int j = 0; j < k; j++) { mb[j] = mb[j] / (double)n_rows; qb[j] = 0.0; }
+  for (int r = 0; r < n_rows; r++) {
+    const double* o = &E.obs[(size_t)(ids ? ids[r] : r) * E.obs_dim];
+    for (int j = 0; j < k; j++) { const double d = o[j] - mb[j]; qb[j] += d * d; }
+  }
+  const long n_a = E.stat_n, n = n_a + n_rows;
+  // Python divides exact integers (correctly rounded): so does this below 2**53
+  const double w_mean = (double)n_rows / (double)n, w_m2 = (double)(n_a * (long)n_rows) / (double)n;
+  for (int j = 0; j < k; j++) {
+    const double delta = mb[j] - E.stat_mean[j];
+    E.stat_mean[j] = E.stat_mean[j] + delta * w_mean;
+    E.stat_m2[j] = E.stat_m2[j] + qb[j] + delta * delta * w_m2;
+    E.stat_count[j] = (double)n;
+  }
+  E.stat_n = n;
+}
+
 bool healthy(int i) {  // Ant: finite state and torso height within the range
   const mjtNum* q = E.qpos + (size_t)i * E.nstate;
   const mjtNum* v = E.qvel + (size_t)i * E.nstate;
@@ -183,7 +223,8 @@ extern "C" void pdlf_env_begin(const int32_t* path, int path_len, double* params
                                const double* task_cos, const double* task_sin, const double* mean,
                                const double* stdv, const double* lo, const double* hi, const double* mode,
                                const double* readout, double* x, double* x_prev, double* ret, double* reward,
-                               double* terminated, double* steps, double* action) {
+                               double* terminated, double* steps, double* action, int n_stats,
+                               double* stat_count, double* stat_mean, double* stat_m2) {
   if (n_params < P_NPARAMS_USED) fail("too few parameters");
   std::string file;
   for (int k = 0; k < path_len && path[k]; k++) file.push_back((char)path[k]);
@@ -212,6 +253,11 @@ extern "C" void pdlf_env_begin(const int32_t* path, int path_len, double* params
   E.task = task; E.tcos = task_cos; E.tsin = task_sin; E.mean = mean; E.stdv = stdv; E.lo = lo; E.hi = hi;
   E.mode = mode; E.readout = readout; E.x = x; E.x_prev = x_prev; E.ret = ret; E.reward = reward;
   E.terminated = terminated; E.steps = steps; E.action = action;
+  if (n_stats < 0 || n_stats > obs_dim) fail("statistics width out of range");
+  E.n_stats = n_stats; E.stat_count = stat_count; E.stat_mean = stat_mean; E.stat_m2 = stat_m2; E.stat_n = 0;
+  for (int j = 0; j < n_stats; j++) { stat_count[j] = 0.0; stat_mean[j] = 0.0; stat_m2[j] = 0.0; }
+  E.batch_mean.assign(n_stats, 0.0);
+  E.batch_m2.assign(n_stats, 0.0);
   E.obs.assign((size_t)n * obs_dim, 0.0);
   E.act.assign((size_t)n * nu, 0.0);
   E.pre.assign((size_t)n * 2, 0.0);
@@ -237,6 +283,7 @@ extern "C" void pdlf_env_begin(const int32_t* path, int path_len, double* params
     observe(i);
     ret[i] = 0.0; reward[i] = 0.0; terminated[i] = 0.0; steps[i] = 0.0;
   }
+  update_stats(nullptr, n);  // the reset observations of every copy
   for (size_t k = 0; k < (size_t)n * obs_dim; k++) x_prev[k] = x[k];
   write_inputs();
 }
@@ -303,6 +350,7 @@ extern "C" void pdlf_env_tick(long timestep) {
       E.terminated[i] = term ? 1.0 : 0.0;
       observe(i);
     }
+    update_stats(E.ids.data(), (int)E.ids.size());  // the copies alive when stepped
   }
   for (int i = 0; i < E.n; i++) E.ret[i] += E.reward[i];
   write_inputs();
@@ -418,6 +466,7 @@ class CompiledEnvironment:
         if net.n_steps < 2:
             raise ConfigError("n_steps: a closed-loop episode needs at least 2 network steps (1 env step)")
         self.net = net
+        self.n_stats = fam.obs_dim - fam.n_task_obs
         self.max_episode_steps = self.max_episode_steps or net.n_steps - 1
         env = self._environments(net.n_copies)
         C = net.n_copies
@@ -431,6 +480,8 @@ class CompiledEnvironment:
                                    name="env_norm"),
             "params": b2.NeuronGroup(len(_PARAMS), "value : 1", name="env_params"),
             "path": b2.NeuronGroup(PATH_LENGTH, "code : integer", name="env_path"),
+            # the raw observations' statistics of the episode (RunningNorm columns), per column
+            "stats": b2.NeuronGroup(self.n_stats, "count : 1\nmean : 1\nm2 : 1", name="env_stats"),
         }
         objects = list(self.groups.values())
         self.monitors = {}
@@ -476,7 +527,8 @@ class CompiledEnvironment:
                  + ", ".join(arr(g["norm"], v) for v in ("mean", "stdv", "lo", "hi", "mode")) + ", "
                  f"{arr(net._out, 'a')}, {arr(net._inp, 'x')}, {arr(net._inp, 'x_prev')}, "
                  + ", ".join(arr(g["copy"], v) for v in ("ret", "reward", "terminated", "steps"))
-                 + f", {action});")
+                 + f", {action}, {self.n_stats}, "
+                 + ", ".join(arr(g["stats"], v) for v in ("count", "mean", "m2")) + ");")
         tick = (f"{net.net.name}.add(&{b2.defaultclock.name}, "
                 f"[]() {{ pdlf_env_tick((long){timestep}[0]); }});")
         device.insert_code("before_network_run", tick + "\n" + begin)
@@ -506,7 +558,8 @@ class CompiledEnvironment:
         """One closed-loop episode of every copy, as `protocols.control.ControlProblem.rollout`.
 
         ``task_values`` and ``seeds`` have B entries, the same for every individual. Returns
-        ``returns`` (P, B), ``env_steps``, ``recording``, ``terminated`` (P, B) and, with
+        ``returns`` (P, B), ``env_steps``, ``recording``, ``terminated`` (P, B), ``steps`` (P, B),
+        ``stats`` (the observation statistics ``(count, mean, m2)``) and, with
         ``record_steps``, ``inputs`` (T, P, B, n_in), ``action`` (E, P*B, act_dim), ``reward`` (E, P*B)
         and ``terminated_steps`` (E, P*B).
         """
@@ -584,14 +637,16 @@ class CompiledEpisode:
         # Brian2 caches the values of arrays that no code object writes (here: zeros); the library
         # wrote them, so they must be read from the results
         written = [g["copy"].variables[v] for v in ("ret", "reward", "terminated", "steps")] + [
-            net._inp.variables["x"], net._inp.variables["x_prev"]] + (
+            net._inp.variables["x"], net._inp.variables["x_prev"]] + [
+            g["stats"].variables[v] for v in ("count", "mean", "m2")] + (
             [g["action"].variables["value"]] if "action" in g else [])
         for var in written:
             net._device.array_cache.pop(var, None)
         steps = np.asarray(g["copy"].steps[:]).astype(np.int64)
         terminated = np.asarray(g["copy"].terminated[:]).astype(bool)
         out = {"returns": np.asarray(g["copy"].ret[:]).reshape(P, B), "env_steps": int(steps.sum()),
-               "steps": steps.reshape(P, B), "terminated": terminated.reshape(P, B)}
+               "steps": steps.reshape(P, B), "terminated": terminated.reshape(P, B),
+               "stats": self._stats()}
         if env_obj.record_steps:
             T = net.n_steps
             mon = env_obj.monitors
@@ -603,3 +658,13 @@ class CompiledEpisode:
             out["action"] = np.asarray(mon["action"].value).T[1:T].reshape(T - 1, C, -1)
         self.result = out
         return out
+
+    def _stats(self):
+        """``(count, mean, m2)`` of the raw observations, as the runtime loop's ``collect_stats``.
+
+        The library merges the reset observation of every copy, then after each env step the new
+        observations of the copies stepped (alive before it), exactly as `RunningNorm.update`.
+        """
+        stats = self.environment.groups["stats"]
+        return (int(np.asarray(stats.count[:])[0]), np.asarray(stats.mean[:], dtype=np.float64).copy(),
+                np.asarray(stats.m2[:], dtype=np.float64).copy())

@@ -15,6 +15,7 @@ class DeviceInfo:
     closed_loop: bool   # can Python code (a controller) run during a simulation?
     doc: str
     # can the control closed loop run compiled into the project (pdlf_brian.compiled_env), no Python per step?
+    # Then the control protocols of pdlf_brian.compiled_env.FAMILIES train on it (ControlProblem.evaluate).
     compiled_closed_loop: bool = False
 
 
@@ -26,7 +27,8 @@ DEVICES = {
     "cpp_standalone": DeviceInfo("cpp_standalone", "brian2", True, False,
                                  "C++ standalone, compiled once and re-run with run_args; closed loop only "
                                  "through the compiled environment (pdlf_brian.compiled_env.CompiledEnvironment: "
-                                 "halfcheetah_vel, ant_dir), never through a Python controller",
+                                 "halfcheetah_vel, ant_dir; the control protocols of these families train on it), "
+                                 "never through a Python controller",
                                  compiled_closed_loop=True),
     "cuda_standalone": DeviceInfo("cuda_standalone", "brian2", True, False,
                                   "CUDA standalone through brian2cuda (open loop; needs a GPU to run)"),
@@ -58,7 +60,8 @@ def check_closed_loop(name):
             f"({[d.name for d in DEVICES.values() if d.closed_loop]}); open-loop runs with inputs known "
             "in advance can use any device. "
             + (f"Device {name!r} runs the control loop compiled into its project instead: "
-               "PopulationNetwork(..., environment=pdlf_brian.compiled_env.CompiledEnvironment(family))."
+               "PopulationNetwork(..., environment=pdlf_brian.compiled_env.CompiledEnvironment(family)); the "
+               "control protocols halfcheetah_vel and ant_dir train on it that way."
                if device_info(name).compiled_closed_loop else "")
         )
 

@@ -26,6 +26,16 @@ the checkpoint and in ``problem_state.json``, so a resumed run and ``pdlf eval``
 Fitness is an individual's mean episode return over its copies. Terminated episodes (Hopper, Ant
 falling) end as Gymnasium defines them: the copy stops, earns nothing more, and its env steps are
 counted only while it was alive.
+
+Devices: ``numpy`` and ``runtime`` run the closed loop above (a Python controller per network step).
+``cpp_standalone`` trains ``halfcheetah_vel`` and ``ant_dir`` (every ``task`` setting) with the loop
+compiled into the project (`pdlf_brian.compiled_env.CompiledEnvironment`: MuJoCo stepped from C, no
+Python during an episode): `evaluate` re-runs one project, compiled once per process, with each
+generation's genomes, seeds and frozen statistics, and returns the same fitness, env steps and
+observation statistics as the runtime device (``tests/test_compiled_loop.py``; ``tanh`` actions agree
+to rounding). Held-out and final evaluations (`heldout`, `final_report`) run on the runtime device
+(`pdlf_brian.devices.evaluation_device`). Other families on ``cpp_standalone``, and
+``cuda_standalone``, are refused with an error naming the devices that can run them.
 """
 from dataclasses import dataclass
 
@@ -95,10 +105,7 @@ class ControlProblem(Problem):
         else:
             raise ConfigError(f"config field 'task.values': expected 'training', 'slow' or a list of task values, "
                               f"got {s.values!r}")
-        if config.device not in ("numpy", "runtime"):
-            from pdlf_brian.devices import check_closed_loop
-
-            check_closed_loop(config.device)
+        self._check_device()
         self.shape = NetworkShape(self.family.obs_dim, s.n_hidden, self.family.act_dim, recurrent=bool(s.recurrent))
         self.synapse = resolve_synapse(config.learner, config.rule, config.ablation)
         self.genome_size = GenomeLayout(self.shape, self.synapse).size
@@ -106,6 +113,41 @@ class ControlProblem(Problem):
         self.n_steps = s.episode_steps + 1
         self.key = repr((config.device, self.shape, self.synapse, self.family.name, s))
         self.norm = RunningNorm(self.family.obs_dim, n_passthrough=self.family.n_task_obs)
+
+    @property
+    def compiled(self):
+        """True when training runs the closed loop compiled into a standalone project (cpp_standalone)."""
+        from pdlf_brian.devices import device_info
+
+        return device_info(self.config.device).compiled_closed_loop
+
+    def _check_device(self):
+        """`ConfigError` / `DeviceError` unless ``config.device`` can run this family's closed loop."""
+        from pdlf_brian.devices import DEVICES, check_closed_loop, device_info
+
+        device = self.config.device
+        if device_info(device).closed_loop:
+            return
+        if not device_info(device).compiled_closed_loop:
+            check_closed_loop(device)          # a DeviceError naming the devices that can
+        from pdlf_brian.compiled_env import FAMILIES
+
+        if self.family.name not in FAMILIES:
+            python = [d.name for d in DEVICES.values() if d.closed_loop]
+            raise ConfigError(f"config field 'device': {device!r} runs the control loop compiled into its project "
+                              f"(pdlf_brian.compiled_env) for the protocols {list(FAMILIES)} only, not "
+                              f"{self.family.name!r}; allowed devices for {self.family.name!r} are {python}")
+
+    def build(self, n_individuals):
+        """The training network; on cpp_standalone with the closed loop compiled in (`CompiledEnvironment`)."""
+        if not self.compiled:
+            return super().build(n_individuals)
+        from pdlf_brian.compiled_env import CompiledEnvironment
+
+        s = self.settings
+        env = CompiledEnvironment(self.family.name, max_episode_steps=s.episode_steps, nthread=s.nthread,
+                                  action_map=s.action_map, task_input=s.task_input)
+        return self.make(n_individuals, self.batch, environment=env)
 
     # -- state -------------------------------------------------------------------------------
     def state(self):
@@ -138,7 +180,8 @@ class ControlProblem(Problem):
 
     def rollout(self, net, genomes, task_values, seeds, *, schedule=None, collect_stats=False,
                 record_steps=False):
-        """Run one closed-loop episode of ``net`` on every copy.
+        """Run one closed-loop episode of ``net`` on every copy (the Python loop: numpy and runtime
+        networks; `evaluate` on cpp_standalone runs the compiled one instead).
 
         Parameters
         ----------
@@ -209,7 +252,11 @@ class ControlProblem(Problem):
         rng = np.random.default_rng(seed)
         seeds = rng.integers(0, 2**31 - 1, size=self.batch)
         task_values = list(self.task_values) * s.episodes
-        result = self.rollout(self.network(len(genomes)), genomes, task_values, seeds, collect_stats=True)
+        net = self.network(len(genomes))
+        if self.compiled:      # the same episodes and statistics, with no Python per step
+            result = net.environment.rollout(genomes, task_values, seeds, norm=self.norm)
+        else:
+            result = self.rollout(net, genomes, task_values, seeds, collect_stats=True)
         return Evaluation(result["returns"].mean(axis=1), result["env_steps"], extras=result["stats"])
 
     def score_values(self, genome, task_values, seed, episodes=None, interventions=()):

@@ -2,6 +2,7 @@
 episodes of the runtime device's Python closed loop (`ControlProblem.rollout`): the same inputs,
 actions, rewards, returns and terminations, step by step; one compiled project serves new genomes,
 task values, seeds and normalisation statistics without being rebuilt."""
+import json
 import os
 
 import numpy as np
@@ -114,3 +115,99 @@ def test_bad_compiled_environment():
     with pytest.raises(ConfigError, match="ant_dir needs n_in=28"):
         make_network(problem.shape, problem.synapse, n_individuals=P, device="cpp_standalone", n_steps=5,
                      environment=CompiledEnvironment("ant_dir"))
+
+
+# -- the control protocol on cpp_standalone: ControlProblem.evaluate through the compiled loop ---------
+# Problems with the same settings share one cached compiled project per process (`cached_network`):
+# the tests below are ordered so that the default run compiles two projects.
+PROTOCOL_TASK = dict(episode_steps=40, n_hidden=10, heldout_episodes=1)
+POPULATION = 4
+
+
+def protocol_config(family, learner, device, **task):
+    return TrainConfig(protocol=family, device=device, learner=learner, population=POPULATION, generations=3,
+                       eval_every=1, seed=2, progress=False, task=dict(PROTOCOL_TASK, **task))
+
+
+def frozen_problem(family, learner, device, **task):
+    problem = problem_for(protocol_config(family, learner, device, **task))
+    problem.norm.update(np.random.default_rng(3).normal(0.2, 2.0, (500, problem.family.obs_dim)))
+    return problem
+
+
+@pytest.mark.parametrize("family, learner, task", [
+    ("ant_dir", "weights", {}),
+    ("halfcheetah_vel", "plastic", {}),
+    pytest.param("ant_dir", "plastic", dict(recurrent=True, action_map="tanh", episodes=2, task_input=False),
+                 marks=pytest.mark.slow),
+])
+def test_compiled_evaluation_gives_the_runtime_fitness_and_observation_statistics(family, learner, task):
+    compiled, runtime = (frozen_problem(family, learner, d, **task) for d in ("cpp_standalone", "runtime"))
+    genomes = np.random.default_rng(1).normal(0, 0.5, (POPULATION, compiled.genome_size))
+    for seed in (0, 1):      # the second evaluation re-runs the same compiled project
+        ours, theirs = compiled.evaluate(genomes, seed), runtime.evaluate(genomes, seed)
+        np.testing.assert_allclose(ours.fitness, theirs.fitness, rtol=1e-9, atol=1e-9)
+        assert ours.env_steps == theirs.env_steps
+        count, mean, m2 = ours.extras
+        assert count == theirs.extras[0] == POPULATION * compiled.batch + ours.env_steps
+        np.testing.assert_allclose(mean, theirs.extras[1], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(m2, theirs.extras[2], rtol=1e-9, atol=1e-12)
+    compiled.update([ours])
+    runtime.update([theirs])
+    np.testing.assert_allclose(compiled.norm.m2, runtime.norm.m2, rtol=1e-9)
+    if family == "ant_dir":      # terminated copies leave the statistics: fewer rows than copy-steps
+        assert ours.env_steps < POPULATION * compiled.batch * PROTOCOL_TASK["episode_steps"]
+
+
+def train(run_dir, family, learner, device):
+    from pdlf_brian.evolution.trainer import Trainer
+
+    config = protocol_config(family, learner, device)
+    problem = problem_for(config)
+    log = Trainer(config, run_dir, problem).run()
+    return log, problem
+
+
+@pytest.mark.parametrize("family, learner", [
+    ("halfcheetah_vel", "plastic"),
+    pytest.param("halfcheetah_vel", "weights", marks=pytest.mark.slow),
+    pytest.param("ant_dir", "weights", marks=pytest.mark.slow),
+])
+def test_training_on_cpp_standalone_equals_training_on_runtime(tmp_path, monkeypatch, family, learner):
+    from pdlf_brian.cli import evaluate_run
+
+    compiled = problem_for(protocol_config(family, learner, "cpp_standalone")).network(POPULATION)
+    # compiled once, re-run every generation (and shared with the problem the trainer makes)
+    monkeypatch.setattr(compiled._device, "build", lambda *a, **k: pytest.fail("the project was rebuilt"))
+    logs, norms = {}, {}
+    for device in ("cpp_standalone", "runtime"):
+        logs[device], problem = train(tmp_path / device, family, learner, device)
+        norms[device] = problem.norm
+    assert len(logs["runtime"]) == 3
+    for ours, theirs in zip(logs["cpp_standalone"], logs["runtime"]):
+        assert ours["env_steps"] == theirs["env_steps"]
+        for key in ("best", "mean", "std", "heldout"):      # held-out runs on the runtime device
+            np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-9, atol=1e-9, err_msg=key)
+    assert norms["cpp_standalone"].count == norms["runtime"].count
+    np.testing.assert_allclose(norms["cpp_standalone"].mean, norms["runtime"].mean, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(norms["cpp_standalone"].m2, norms["runtime"].m2, rtol=1e-9, atol=1e-12)
+    # `pdlf eval` of the cpp_standalone run: final report (training and unseen values) on the runtime device
+    reports = {d: json.loads(open(evaluate_run(tmp_path / d, figure=False)["eval"]).read())
+               for d in ("cpp_standalone", "runtime")}
+    for part in ("final", "unseen"):
+        np.testing.assert_allclose(reports["cpp_standalone"][part]["per_task_mean"],
+                                   reports["runtime"][part]["per_task_mean"], rtol=1e-9, atol=1e-9)
+
+
+def test_control_settings_the_compiled_loop_cannot_run():
+    for family in ("swimmer_dir", "hopper_vel", "fetch", "reach"):
+        with pytest.raises(ConfigError, match=(
+                rf"config field 'device': 'cpp_standalone' runs the control loop compiled into its project "
+                rf".*\['halfcheetah_vel', 'ant_dir'\] only, not '{family}'; allowed devices for '{family}' "
+                rf"are \['numpy', 'runtime'\]")):
+            problem_for(protocol_config(family, "plastic", "cpp_standalone"))
+    with pytest.raises(DeviceError, match="'cuda_standalone' cannot run Python code during a simulation"):
+        problem_for(protocol_config("halfcheetah_vel", "plastic", "cuda_standalone"))
+    # the other task settings are accepted (recurrent and tanh run compiled: the slow case above)
+    problem_for(protocol_config("ant_dir", "weights", "cpp_standalone", action_map="tanh", recurrent=True,
+                                episodes=2, task_input=False, values=[0.5, 1.0], nthread=0))

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from pdlf_brian.errors import ConfigError
+from pdlf_brian.errors import ConfigError, DeviceError
 from pdlf_brian.evolution.config import TrainConfig
 from pdlf_brian.evolution.trainer import Trainer
 from pdlf_brian.models import TERNARY_LIF
@@ -110,8 +110,11 @@ def test_bad_control_input():
         problem_for(TrainConfig(task={"batch": -1}))
     with pytest.raises(ConfigError, match=r"task.action_map': unknown map 'relu'; allowed values are \['clip', 'tanh'\]"):
         problem_for(config(task=dict(TASK, action_map="relu")))
-    with pytest.raises(Exception, match="cannot run Python code during a simulation"):
-        problem_for(config(device="cpp_standalone"))
+    # cpp_standalone runs the loop compiled (halfcheetah_vel, ant_dir); other families and CUDA are refused
+    with pytest.raises(ConfigError, match="not 'swimmer_dir'"):
+        problem_for(config("swimmer_dir", device="cpp_standalone"))
+    with pytest.raises(DeviceError, match="cannot run Python code during a simulation"):
+        problem_for(config(device="cuda_standalone"))
 
 
 def test_sigkill_then_resume_equals_uninterrupted_control_run(tmp_path):

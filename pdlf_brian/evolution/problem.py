@@ -19,14 +19,23 @@ def cached_network(key, build, standalone=False):
     """This process's network for ``key``, built with ``build()`` on first use.
 
     Brian2 holds one standalone project per process, so building a standalone network drops any
-    other standalone network from the cache (runtime and NumPy networks are kept).
+    other standalone network from the cache (runtime and NumPy networks are kept), and a cached
+    standalone network whose project was replaced by one built elsewhere is built again.
     """
+    if key in _NETWORKS and _NETWORKS[key][1] and _replaced(_NETWORKS[key][0]):
+        del _NETWORKS[key]
     if key not in _NETWORKS:
         if standalone:
             for old in [k for k, (_, was_standalone) in _NETWORKS.items() if was_standalone]:
                 del _NETWORKS[old]
         _NETWORKS[key] = (build(), standalone)
     return _NETWORKS[key][0]
+
+
+def _replaced(net):
+    """True if another standalone project was started in this process after ``net``'s (it cannot run)."""
+    owner = getattr(net, "_owner", None)
+    return owner is not None and owner is not devices.standalone_owner()
 
 
 @dataclass
@@ -62,12 +71,13 @@ class Problem:
         return devices.device_info(self.config.device).standalone
 
     def make(self, n_individuals, batch, *, device=None, record=("output",), interventions=(),
-             record_weights=False, n_steps=None):
-        """A network for this problem through `pdlf_brian.engine.make_network`."""
+             record_weights=False, n_steps=None, **device_options):
+        """A network for this problem through `pdlf_brian.engine.make_network` (``device_options``:
+        e.g. ``environment=`` for cpp_standalone)."""
         from pdlf_brian.engine import make_network
 
         device = device or self.config.device
-        options = {}
+        options = dict(device_options)
         if devices.device_info(device).standalone:
             root = os.environ.get("PDLF_BRIAN_CACHE", os.path.join(tempfile.gettempdir(), "pdlf_brian"))
             digest = hashlib.sha1(repr(self.key).encode()).hexdigest()[:8]
