@@ -39,6 +39,7 @@ class WorkingMemorySettings:
     recurrent: str = "auto"     # 'auto': recurrent for the weights learner only; or true/false
     heldout_sequences: int = 256
     fitness: str = "sigmoid"    # training fitness: 'sigmoid' or 'clip' (see working_memory_task.FITNESSES)
+    rate_penalty: float = 0.0   # subtracted from the fitness per unit of hidden spike fraction (all steps)
 
     @classmethod
     def from_dict(cls, data):
@@ -47,6 +48,9 @@ class WorkingMemorySettings:
         if settings.fitness not in FITNESSES:
             raise ConfigError(f"config field 'task.fitness': unknown fitness {settings.fitness!r}; "
                               f"allowed values are {list(FITNESSES)}")
+        if isinstance(settings.rate_penalty, bool) or not isinstance(settings.rate_penalty, (int, float)) \
+                or not settings.rate_penalty >= 0:
+            raise ConfigError(f"config field 'task.rate_penalty': expected a number >= 0, got {settings.rate_penalty!r}")
         if settings.recurrent not in ("auto", True, False):
             raise ConfigError(f"config field 'task.recurrent': expected 'auto', true or false, got {settings.recurrent!r}")
         return settings
@@ -70,7 +74,11 @@ class WorkingMemoryProblem(Problem):
         self.genome_size = GenomeLayout(self.shape, self.synapse).size
         self.batch = s.batch
         self.n_steps = self.task.n_steps
-        self.key = repr((config.device, self.shape, self.synapse, self.task, s.batch))
+        self.key = repr((config.device, self.shape, self.synapse, self.task, s.batch, s.rate_penalty > 0))
+
+    def build(self, n_individuals):
+        record = ("output", "spikes") if self.settings.rate_penalty else ("output",)
+        return self.make(n_individuals, self.batch, record=record)
 
     # ------------------------------------------------------------------------------------------
     def evaluate(self, genomes, seed):
@@ -78,6 +86,8 @@ class WorkingMemoryProblem(Problem):
         net = self.network(len(genomes))
         rec = net.run(genomes, population_inputs(trials, len(genomes)), final_weights=False)
         score = FITNESSES[self.settings.fitness](self.task, trials, rec.output)
+        if self.settings.rate_penalty:
+            score = score - self.settings.rate_penalty * spike_fraction(rec.spikes)
         return Evaluation(score, len(genomes) * trials.inputs.shape[0]
                           * self.settings.batch)
 
@@ -106,6 +116,16 @@ class WorkingMemoryProblem(Problem):
     def final_report(self, genome, seed):
         """Held-out metrics of ``genome`` and the same after a state reset (memory in weights?)."""
         return {"final": self.heldout(genome, seed), "after_reset": self.heldout(genome, seed, reset=True)}
+
+
+def spike_fraction(spikes):
+    """Fraction of (step, sequence, hidden unit) entries that spike (+1 or -1), per individual.
+
+    ``spikes`` has shape (T, P, B, H); returns shape (P,). This is the quantity ``task.rate_penalty``
+    weighs: a fair experimenter's lever against a saturated baseline (issue 8), applied to either learner.
+    """
+    spikes = np.asarray(spikes)
+    return np.mean(spikes != 0, axis=(0, 2, 3))
 
 
 def _finite_or_none(value):

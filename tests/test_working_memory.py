@@ -82,3 +82,25 @@ def test_weights_learner_beats_chance_quickly(tmp_path):
     best = max(r["heldout"] for r in log if r["heldout"] is not None)
     # 512 held-out sequences x 4 bits: chance is 0.5 with a standard deviation of about 0.011
     assert best > 0.56, f"best held-out accuracy {best:.3f} does not beat chance"
+
+
+def test_rate_penalty_subtracts_the_spike_fraction_of_each_individual():
+    """``task.rate_penalty`` lowers each individual's fitness by penalty x its hidden spike fraction."""
+    from pdlf_brian.errors import ConfigError
+    from pdlf_brian.protocols.working_memory import spike_fraction
+
+    task = {"length": 4, "delay": 2, "batch": 4, "n_hidden": 8}
+    plain = problem_for(TrainConfig(device="numpy", learner="weights", population=4, task=task))
+    penalised = problem_for(TrainConfig(device="numpy", learner="weights", population=4,
+                                        task=dict(task, rate_penalty=0.5)))
+    genomes = np.random.default_rng(0).normal(0, 0.5, (4, plain.genome_size))
+    genomes[0] = 0.0                                    # a silent individual: no penalty
+    trials = plain.task.sample(np.random.default_rng(3), 4)
+    spikes = plain.make(4, 4, record=("output", "spikes")).run(
+        genomes, population_inputs(trials, 4), final_weights=False).spikes
+    fraction = spike_fraction(spikes)
+    assert fraction[0] == 0 and np.all(fraction[1:] > 0.1)
+    got = penalised.evaluate(genomes, 3).fitness - plain.evaluate(genomes, 3).fitness
+    np.testing.assert_allclose(got, -0.5 * fraction, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ConfigError, match="task.rate_penalty"):
+        problem_for(TrainConfig(device="numpy", task={"rate_penalty": -0.1}))
