@@ -6,7 +6,8 @@ scored on the training and on 72 unseen task values; on ant_dir the direction in
 Usage (a campaign; every command resumes where it stopped: rerun it, or raise ``--generations`` to
 continue every run further)::
 
-    FLAGS="--population 64 --generations 500 --episode-steps 500 --heldout-episodes 4 --eval-every 25 --jobs 2"
+    FLAGS="--population 64 --generations 500 --episode-steps 500 --heldout-episodes 4 --eval-every 10 \
+        --device cpp_standalone --set task.nthread=1 --jobs 2"
     python -m pdlf_brian.protocols.control_study train halfcheetah_vel --seeds 0 1 2 3 4 $FLAGS \
         --out results/control/halfcheetah_vel
     python -m pdlf_brian.protocols.control_study trivial halfcheetah_vel --seeds 0 1 2 3 4 --agnostic-seeds 0 \
