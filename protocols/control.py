@@ -62,7 +62,7 @@ class ControlSettings:
     action_map: str = "clip"
     recurrent: bool = False
     heldout_episodes: int = 2        # per task value, for held-out and final evaluations
-    nthread: int = 2                 # physics threads
+    nthread: int = 2                 # physics threads (on cpp_standalone also the network's OpenMP threads)
     task_input: bool = True          # False: the task value input is held at 0 (a task-agnostic baseline)
 
     @classmethod
@@ -147,7 +147,8 @@ class ControlProblem(Problem):
         s = self.settings
         env = CompiledEnvironment(self.family.name, max_episode_steps=s.episode_steps, nthread=s.nthread,
                                   action_map=s.action_map, task_input=s.task_input)
-        return self.make(n_individuals, self.batch, environment=env)
+        # the network's code objects share the physics' threads (OpenMP); 1 thread: no OpenMP at all
+        return self.make(n_individuals, self.batch, environment=env, threads=s.nthread if s.nthread > 1 else 0)
 
     # -- state -------------------------------------------------------------------------------
     def state(self):
