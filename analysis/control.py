@@ -33,6 +33,20 @@ def _merged(values_a, stats_a, values_b, stats_b):
     return np.asarray(xs, float)[order], np.asarray(ys, float)[order]
 
 
+def budget_text(summary):
+    """One line naming the budget of a control summary's learners: seeds, generations, population, episode."""
+    rows = summary.get("rows") or []
+    if not rows:
+        return ""
+    seeds = sorted({n for r in rows for n in r.get("seeds", [])})
+    gens = sorted({r["generations"] for r in rows if r.get("generations") is not None})
+    parts = [f"{len(seeds)} seeds" if seeds else None,
+             "generations " + "/".join(map(str, gens)) if gens else None,
+             f"population {rows[0]['population']}" if rows[0].get("population") else None,
+             f"{rows[0]['episode_steps']}-step episodes" if rows[0].get("episode_steps") else None]
+    return ", ".join(p for p in parts if p)
+
+
 def task_value_figure(summary, title=None):
     """Score per task value, trained and unseen, per learner, with the trivial policies as lines.
 
@@ -76,8 +90,9 @@ def task_value_figure(summary, title=None):
         x, y = _merged(train_x, stats.get("train"), unseen_x, stats.get("unseen"))
         if len(x):
             ax.plot(x, y, style, color="k", lw=1, label=label)
+    budget = budget_text(summary)
     ax.set(xlabel=summary.get("task_name") or "task value", ylabel="held-out score (mean return)",
-           title=title or f"{summary.get('family')}: score per task value")
+           title=title or f"{summary.get('family')}: score per task value" + (f"\n{budget}" if budget else ""))
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     numbers = {"train_values": train_x, "unseen_values": unseen_x, "learners": per["learners"],

@@ -202,7 +202,7 @@ def _grid(report, path):
 
 def _control(report, path):
     """The control study's figures (`pdlf_brian.protocols.control_study`) when ``summary.json`` is one."""
-    from pdlf_brian.analysis.control import steering_figure, task_value_figure
+    from pdlf_brian.analysis.control import budget_text, steering_figure, task_value_figure
     from pdlf_brian.analysis.curves import curves_figure
 
     summary_path = os.path.join(path, "summary.json")
@@ -220,7 +220,9 @@ def _control(report, path):
     levels = {name: section["train_score_mean"] for name, section in summary["trivial"].items() if section}
     groups = {row["learner"]: [os.path.join(path, "runs", r) for r in row["runs"]] for row in summary["rows"]}
     if groups:
-        report.add("control_heldout_curves", curves_figure(groups, key="heldout", levels=levels, title=family,
+        budget = budget_text(summary)
+        title = f"{family}\n{budget}" if budget else family
+        report.add("control_heldout_curves", curves_figure(groups, key="heldout", levels=levels, title=title,
                                                            ylabel="held-out score (recommendation)"),
                    f"{family}: held-out score of the recommendation during training against generations and env "
                    "steps, mean +- std over seeds; trivial policies' held-out scores as lines")

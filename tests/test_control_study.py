@@ -145,3 +145,12 @@ def test_report_draws_the_control_figures(out):
     spread = read(out / "figures" / "training_0_spread.json")
     assert set(spread["generation"]) == {"plastic", "weights", "weights task-agnostic"}
     assert "control_steering" in (out / "figures" / "report.html").read_text()
+
+
+def test_control_figures_name_their_budget():
+    from pdlf_brian.analysis.control import budget_text
+
+    rows = [{"learner": "plastic", "seeds": [0, 1, 2], "generations": 50, "population": 64, "episode_steps": 500},
+            {"learner": "weights", "seeds": [0, 1, 3], "generations": 40, "population": 64, "episode_steps": 500}]
+    assert budget_text({"rows": rows}) == "4 seeds, generations 40/50, population 64, 500-step episodes"
+    assert budget_text({"rows": []}) == ""
