@@ -11,6 +11,7 @@ Each returns ``(fig, numbers)``; no backend is forced (`pdlf_brian.analysis.figu
 """
 import numpy as np
 
+from pdlf_brian.analysis import figures
 from pdlf_brian.analysis.figures import pyplot, to_jsonable
 
 LEARNER_COLORS = {"plastic": "C0", "weights": "C1"}
@@ -35,16 +36,7 @@ def _merged(values_a, stats_a, values_b, stats_b):
 
 def budget_text(summary):
     """One line naming the budget of a control summary's learners: seeds, generations, population, episode."""
-    rows = summary.get("rows") or []
-    if not rows:
-        return ""
-    seeds = sorted({n for r in rows for n in r.get("seeds", [])})
-    gens = sorted({r["generations"] for r in rows if r.get("generations") is not None})
-    parts = [f"{len(seeds)} seeds" if seeds else None,
-             "generations " + "/".join(map(str, gens)) if gens else None,
-             f"population {rows[0]['population']}" if rows[0].get("population") else None,
-             f"{rows[0]['episode_steps']}-step episodes" if rows[0].get("episode_steps") else None]
-    return ", ".join(p for p in parts if p)
+    return figures.budget_text(summary.get("rows") or [], ("episode_steps", "{}-step episodes"))
 
 
 def task_value_figure(summary, title=None):

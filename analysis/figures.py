@@ -79,6 +79,23 @@ def to_jsonable(value):
     return value
 
 
+def budget_text(rows, *details):
+    """One line naming the budget of summary rows: seeds, generations, population, then ``details``.
+
+    ``details`` are ``(key, template)`` pairs filled from the first row (skipped when it lacks the key),
+    e.g. ``("batch", "{} sequences per generation")``. Generations are listed when rows differ.
+    """
+    if not rows:
+        return ""
+    seeds = sorted({n for r in rows for n in r.get("seeds", [])})
+    gens = sorted({r["generations"] for r in rows if r.get("generations") is not None})
+    parts = [f"{len(seeds)} seeds" if seeds else None,
+             "generations " + "/".join(map(str, gens)) if gens else None,
+             f"population {rows[0]['population']}" if rows[0].get("population") else None]
+    parts += [template.format(rows[0][key]) if rows[0].get(key) else None for key, template in details]
+    return ", ".join(p for p in parts if p)
+
+
 def shade_phases(ax, phases, alpha=0.08, label=True):
     """Shade alternate task phases on ``ax`` (x = step) and write their names inside the top edge.
 

@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 
+from pdlf_brian.analysis import figures
 from pdlf_brian.analysis.figures import close, pyplot, to_jsonable
 
 LEARNERS = ("plastic", "weights")
@@ -15,13 +16,7 @@ def _find(summary, L, d, learner):
 
 def budget_text(summary):
     """One line naming the budget of the rows: seeds, generations, population, sequences per generation."""
-    seeds = sorted({n for r in summary for n in r.get("seeds", [])})
-    gens = sorted({r.get("generations") for r in summary if r.get("generations") is not None})
-    parts = [f"{len(seeds)} seeds" if seeds else None,
-             "generations " + "/".join(map(str, gens)) if gens else None,
-             f"population {summary[0]['population']}" if summary and summary[0].get("population") else None,
-             f"{summary[0]['batch']} sequences per generation" if summary and summary[0].get("batch") else None]
-    return ", ".join(p for p in parts if p)
+    return figures.budget_text(summary, ("batch", "{} sequences per generation"))
 
 
 def _majority(summary, L):
