@@ -19,6 +19,16 @@ def budget_text(summary):
     return figures.budget_text(summary, ("batch", "{} sequences per generation"))
 
 
+def _learners(summary):
+    """The learners of LEARNERS that have rows in ``summary`` (a grid may hold one learner only)."""
+    return [name for name in LEARNERS if any(r["learner"] == name for r in summary)]
+
+
+def _width(n_panels):
+    """Figure width for ``n_panels`` columns, wide enough for the budget line of the title."""
+    return max(4 * n_panels, 6.5)
+
+
 def _majority(summary, L):
     return float(np.mean([r["majority_baseline"] for r in summary if r["L"] == L]))
 
@@ -43,15 +53,16 @@ def accuracy_grid_figure(summary):
     Ls = sorted({r["L"] for r in summary})
     Lats = sorted({r["Lat"] for r in summary})
     numbers = {"L": Ls, "Lat": Lats, "learners": {}, "majority_bit": []}
-    fig, axes = plt.subplots(1, len(Ls), figsize=(4 * len(Ls), 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(Ls), figsize=(_width(len(Ls)), 3.6), sharey=True, squeeze=False)
+    learners = _learners(summary)
     for ax, L in zip(axes[0], Ls):
-        for k, learner in enumerate(LEARNERS):
+        for k, learner in enumerate(learners):
             sel = [_find(summary, L, d, learner) for d in Lats]
-            x = np.arange(len(Lats)) + (k - 0.5) * 0.3
+            x = np.arange(len(Lats)) + (k - (len(learners) - 1) / 2) * 0.3
             acc = [s["accuracy_mean"] if s else np.nan for s in sel]
             err = [s["accuracy_std"] if s else 0 for s in sel]
             reset = [s["accuracy_after_reset_mean"] if s else np.nan for s in sel]
-            ax.bar(x, acc, 0.3, yerr=err, label=learner, alpha=0.8)
+            ax.bar(x, acc, 0.3, yerr=err, label=learner, alpha=0.8, color=f"C{LEARNERS.index(learner)}")
             ax.plot(x, reset, "kv", ms=5, label="after reset" if k == 0 else None)
             row = numbers["learners"].setdefault(learner, {"accuracy_mean": [], "accuracy_std": [],
                                                            "after_reset_mean": []})
@@ -66,7 +77,7 @@ def accuracy_grid_figure(summary):
                ylim=(0, 1.02))
     axes[0][0].set_ylabel("held-out recall accuracy")
     axes[0][-1].legend(fontsize=7, loc="lower left")
-    fig.suptitle(f"mean ± std over seeds; {budget_text(summary)}", fontsize=9)
+    fig.suptitle(f"mean ± std over seeds\n{budget_text(summary)}", fontsize=9)
     fig.tight_layout()
     return fig, to_jsonable(numbers)
 
@@ -136,7 +147,8 @@ def position_and_rates_figure(summary):
     Lats = sorted({r["Lat"] for r in summary})
     phases = ("presentation", "delay", "recall")
     numbers = {"by_position": [], "rates": {}}
-    fig, axes = plt.subplots(2, len(Ls), figsize=(4 * len(Ls), 6), squeeze=False)
+    fig, axes = plt.subplots(2, len(Ls), figsize=(_width(len(Ls)), 6), squeeze=False)
+    learners = _learners(summary)
     for col, L in enumerate(Ls):
         ax = axes[0][col]
         for learner, color in zip(LEARNERS, ("C0", "C1")):
@@ -153,7 +165,7 @@ def position_and_rates_figure(summary):
                xticks=np.arange(1, L + 1))
         ax = axes[1][col]
         numbers["rates"][L] = {}
-        for k, learner in enumerate(LEARNERS):
+        for k, learner in enumerate(learners):
             vals = []
             for d in Lats:
                 s = _find(summary, L, d, learner)
@@ -163,12 +175,13 @@ def position_and_rates_figure(summary):
                 warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN column: learner absent
                 vals = np.nanmean(np.array(vals, dtype=float), axis=0)
             numbers["rates"][L][learner] = dict(zip(phases, vals))
-            ax.bar(np.arange(3) + (k - 0.5) * 0.35, vals, 0.35, label=learner)
+            ax.bar(np.arange(3) + (k - (len(learners) - 1) / 2) * 0.35, vals, 0.35, label=learner,
+                   color=f"C{LEARNERS.index(learner)}")
         ax.set(xticks=range(3), xticklabels=phases, ylabel="rate (Hz, 1 step = 200 ms)",
                title=f"L = {L}: firing per phase (mean over Lat)")
     axes[0][0].legend(fontsize=6)
     axes[1][0].legend(fontsize=7)
-    fig.suptitle(f"means over seeds; {budget_text(summary)}", fontsize=9)
+    fig.suptitle(f"means over seeds\n{budget_text(summary)}", fontsize=9)
     fig.tight_layout()
     return fig, to_jsonable(numbers)
 
