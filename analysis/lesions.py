@@ -125,7 +125,17 @@ def recovery_summary(rewards, lesion_start, lesion_length, window=50):
     return to_jsonable(out)
 
 
-def temporary_lesion_figure(rewards, lesion_start=500, lesion_length=50, smooth=1, window=50, title=None):
+def _moving_average(rows, width):
+    """Centred moving average of each row; near the ends it averages the steps that exist (no padding)."""
+    if width <= 1:
+        return rows
+    kernel = np.ones(width)
+    counts = np.convolve(np.ones(rows.shape[1]), kernel, mode="same")
+    return np.array([np.convolve(v, kernel, mode="same") / counts for v in rows])
+
+
+def temporary_lesion_figure(rewards, lesion_start=500, lesion_length=50, smooth=1, window=50, title=None,
+                            intact=None):
     """Reward per step around a temporary lesion, mean +- std over seeds, lesion window shaded.
 
     Parameters
@@ -139,6 +149,8 @@ def temporary_lesion_figure(rewards, lesion_start=500, lesion_length=50, smooth=
     window : int
         Steps averaged by `recovery_summary`.
     title : str, optional
+    intact : dict, optional
+        Learner to array (n_seeds, n_steps): the same episodes without the lesion, drawn dashed.
 
     Returns
     -------
@@ -146,7 +158,7 @@ def temporary_lesion_figure(rewards, lesion_start=500, lesion_length=50, smooth=
     numbers : dict
         ``{"lesion": [start, stop], "smooth", "learners": {learner: {"mean", "std", "n_seeds",
         "recovery"}}}`` with the per-step curves as drawn (after smoothing) and `recovery_summary`
-        of the raw rewards.
+        of the raw rewards; with ``intact``, each learner also has ``intact_mean`` (as drawn).
     """
     if smooth < 1:
         raise ValueError(f"smooth: expected a width >= 1, got {smooth}")
@@ -155,8 +167,7 @@ def temporary_lesion_figure(rewards, lesion_start=500, lesion_length=50, smooth=
     numbers = {"lesion": [lesion_start, lesion_start + lesion_length], "smooth": smooth, "learners": {}}
     for n, (learner, values) in enumerate(rewards.items()):
         values = _per_seed(values, f"rewards[{learner!r}]")
-        kernel = np.ones(smooth) / smooth
-        drawn = np.array([np.convolve(v, kernel, mode="same") for v in values]) if smooth > 1 else values
+        drawn = _moving_average(values, smooth)
         stats = seed_statistics(drawn)
         stats["recovery"] = recovery_summary(values, lesion_start, lesion_length, window)
         numbers["learners"][learner] = stats
@@ -164,6 +175,11 @@ def temporary_lesion_figure(rewards, lesion_start=500, lesion_length=50, smooth=
         mean, std = np.asarray(stats["mean"], float), np.asarray(stats["std"], float)
         ax.plot(steps, mean, color=f"C{n}", lw=1.2, label=f"{learner} (n={len(values)})")
         ax.fill_between(steps, mean - std, mean + std, color=f"C{n}", alpha=0.2, lw=0)
+        if intact is not None and learner in intact:
+            ref = _per_seed(intact[learner], f"intact[{learner!r}]")
+            ref = _moving_average(ref, smooth)
+            stats["intact_mean"] = ref.mean(axis=0)
+            ax.plot(steps, stats["intact_mean"], color=f"C{n}", lw=0.9, ls="--", label=f"{learner}, no lesion")
     ax.axvspan(lesion_start, lesion_start + lesion_length, color="r", alpha=0.12, lw=0, label="lesion")
     ax.set(xlabel="step", ylabel="reward per step", title=title or "temporary lesion")
     ax.legend(fontsize=8)

@@ -252,8 +252,10 @@ def _lesions(report, path):
             tmp = data["temporary"]
             report.add("temporary_lesion", temporary_lesion_figure(
                 {k: np.asarray(v) for k, v in tmp["rewards"].items()}, lesion_start=tmp["start"],
-                lesion_length=tmp["length"], smooth=tmp.get("smooth", 1), title=tmp.get("title")),
-                "reward per step around a temporary lesion of all weights, mean +- std over seeds")
+                lesion_length=tmp["length"], smooth=tmp.get("smooth", 1), title=tmp.get("title"),
+                intact={k: np.asarray(v) for k, v in tmp.get("intact", {}).items()}),
+                "reward per step around a temporary lesion (shaded) of all weights, mean +- std over seeds; "
+                "dashed: the same episodes without the lesion")
     ablations = os.path.join(path, "ablations.json")
     if os.path.exists(ablations):
         with open(ablations) as fh:

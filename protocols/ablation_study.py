@@ -11,7 +11,7 @@ is continued (``--generations`` may be raised). Afterwards each run's chosen gen
 held-out episodes (``eval.json``) and run once more with the normalisation scale recorded: the max |w| of
 each projection after each step's rule, before max-abs normalisation divides by it. The paper reports
 that networks without PDP diverge; with the normalisation in the loop, divergence shows as a growing
-scale. ``summary.json`` holds per ablation: final training fitness, held-out score, the scale's median and
+scale. ``summary.json`` holds per ablation: final training fitness, held-out score (and, for control, the unseen task values'), the scale's median and
 maximum over the episode and its growth (last step / first nonzero step), mean and std over seeds, the
 seeds and the budget; ``ablations.json`` lists the run directories for ``pdlf report``.
 """
@@ -47,6 +47,7 @@ def train_one(protocol, ablation, seed, args):
 
 def weight_growth(run_dir, eval_seed=20261125):
     """The normalisation scale over one held-out episode of the run's chosen genome, per projection."""
+    from pdlf_brian.devices import evaluation_device
     from pdlf_brian.protocols import problem_for_run
     from pdlf_brian.rundir import RunDir
 
@@ -56,7 +57,8 @@ def weight_growth(run_dir, eval_seed=20261125):
     if hasattr(problem, "rollout"):
         values = list(problem.task_values)
         seeds = np.random.default_rng(eval_seed).integers(0, 2**31 - 1, size=len(values))
-        net = problem.make(1, len(values), record=("output", "scale"))
+        net = problem.make(1, len(values), record=("output", "scale"),
+                           device=evaluation_device(problem.config.device))      # a Python closed loop
         rec = problem.rollout(net, genome, values, seeds)["recording"]
     else:
         trials = problem.task.sample(np.random.default_rng(eval_seed), 64)
@@ -86,10 +88,13 @@ def summarise(out, ablations, seeds):
         runs = [RunDir(os.path.join(out, "runs", f"{ablation}_s{s}")) for s in seeds]
         logs = [r.log() for r in runs]
         finals = [log[-1]["mean"] for log in logs]
-        heldout = [r.eval()["final"]["score"] for r in runs]
+        reports = [r.eval() for r in runs]
+        heldout = [e["final"]["score"] for e in reports]
+        unseen = [e["unseen"]["score"] for e in reports if "unseen" in e]
         growth = [weight_growth(r.path) for r in runs]
         row = {"train_fitness_mean": _ms(finals)[0], "train_fitness_std": _ms(finals)[1],
                "heldout_mean": _ms(heldout)[0], "heldout_std": _ms(heldout)[1], "seeds": list(seeds),
+               **({"unseen_mean": _ms(unseen)[0], "unseen_std": _ms(unseen)[1]} if unseen else {}),
                "generations": min(len(log) for log in logs), "population": runs[0].config().population,
                "env_steps": int(np.mean([log[-1]["env_steps"] for log in logs])),
                "parameters": list(problem_for(runs[0].config()).synapse.parameters)}

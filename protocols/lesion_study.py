@@ -13,7 +13,11 @@ scored on the protocol's held-out episodes, ``--lesion-seeds`` lesion draws per 
 ``temporary``: control runs only; all weights of ``--projections`` held at zero from step
 ``--start`` for ``--length`` steps (`TemporaryLesion`), reward per step around the lesion against
 the same episodes without a lesion, and the recovery time (first step after the lesion from which a
-``--window``-step moving average of the reward is back within 10% of the intact run's).
+``--window``-step moving average of the reward is back within 10% of the intact run's), and the lasting
+effect: lesioned minus intact reward per step from 50 steps after the lesion to the episode's end. Episodes last
+``--episode-steps`` env steps (default: the run's training episodes; a lesion at step 500 needs longer
+ones than the 500 steps a run may have trained on), ``--episodes`` per task value (default: the run's
+``task.heldout_episodes``), on held-out reset seeds shared by both conditions.
 
 Both learners are lesioned by the same intervention objects, applied by the network builder, so the
 weight-trained baseline is treated exactly like the plastic network (the reference implementation's
@@ -62,23 +66,49 @@ def neuron_sweep(run_dirs, fractions, lesion_seeds, eval_seed=20261125):
     return scores, runs, levels
 
 
-def temporary(run_dirs, start, length, projections, n_steps, eval_seed=20261125):
-    """Reward per step of every control run's genome with and without a temporary lesion."""
-    rewards, intact, runs = {}, {}, []
+def _control_problem(run_dir, episode_steps=None):
+    """A control run's problem, its episodes lengthened to ``episode_steps`` env steps when given."""
+    from pdlf_brian.evolution.config import TrainConfig
+    from pdlf_brian.protocols import problem_for_run
+    from pdlf_brian.rundir import RunDir
+
+    d = RunDir(run_dir)
+    data = d.config().to_dict()
+    if episode_steps:
+        data["task"] = dict(data["task"], episode_steps=int(episode_steps))
+    problem = problem_for_run(run_dir, TrainConfig.from_dict(data))
+    if not hasattr(problem, "rollout"):
+        raise SystemExit(f"{run_dir}: the temporary-lesion study needs a control run, not {data['protocol']!r}")
+    return d, problem
+
+
+def temporary(run_dirs, start, length, projections, episode_steps=None, episodes=None, eval_seed=20261125):
+    """Reward per env step of every control run's genome with and without a temporary lesion.
+
+    Each run plays ``episodes`` episodes per training task value (held-out reset seeds drawn from
+    ``eval_seed``, the same with and without the lesion) of ``episode_steps`` env steps, on the
+    evaluation device; the rewards are averaged over those episodes per step. Returns ``rewards`` and
+    ``intact`` (learner -> list of per-step curves, one per run), ``runs`` and the episode length.
+    """
+    rewards, intact, runs, lengths = {}, {}, [], set()
     for run_dir in run_dirs:
-        d, config, problem, genome = _load(run_dir)
-        if not hasattr(problem, "rollout"):
-            raise SystemExit(f"{run_dir}: the temporary-lesion study needs a control run, not {config.protocol!r}")
-        values = list(problem.task_values)
+        d, problem = _control_problem(run_dir, episode_steps)
+        config = d.config()
+        n_episodes = episodes or problem.settings.heldout_episodes
+        values = [v for v in problem.task_values for _ in range(n_episodes)]
         seeds = np.random.default_rng(eval_seed).integers(0, 2**31 - 1, size=len(values))
+        lesion = TemporaryLesion(projections, start, length)
+        lesion.check(problem.shape, problem.n_steps)
         per = {}
-        for name, interventions in (("lesioned", (TemporaryLesion(projections, start, length),)), ("intact", ())):
-            net = problem.make(1, len(values), interventions=interventions)
-            out = problem.rollout(net, np.asarray(genome)[None, :], values, seeds, record_steps=True)
-            per[name] = out["reward"][:n_steps].mean(axis=1)      # mean over task values, per env step
+        for name, interventions in (("lesioned", (lesion,)), ("intact", ())):
+            net = problem.evaluation_network(1, len(values), interventions=interventions)
+            out = problem.rollout(net, np.asarray(d.genome())[None, :], values, seeds, record_steps=True)
+            per[name] = out["reward"].mean(axis=1)      # mean over task values and episodes, per env step
         rewards.setdefault(config.learner, []).append(per["lesioned"].tolist())
         intact.setdefault(config.learner, []).append(per["intact"].tolist())
+        lengths.add(problem.settings.episode_steps)
         runs.append({"run": os.path.basename(d.path), "learner": config.learner, "seed": config.seed,
+                     "episode_steps": problem.settings.episode_steps, "episodes_per_value": n_episodes,
                      **_budget(d, config)})
     return rewards, intact, runs
 
@@ -92,6 +122,26 @@ def recovery_steps(lesioned, intact, start, length, window, tolerance=0.1):
         if abs(a[t] - b[t]) <= tolerance * max(abs(b[t]), 1e-9):
             return t - (start + length)
     return None
+
+
+#: steps after a temporary lesion before its lasting effect is measured (reward_difference_after)
+SETTLE = 50
+
+
+def _difference(lesioned, intact, steps):
+    """Mean reward per step of the lesioned minus the intact episodes over ``steps`` (None if empty)."""
+    a, b = np.asarray(lesioned)[steps], np.asarray(intact)[steps]
+    return float(a.mean() - b.mean()) if len(a) else None
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _std(values):
+    values = [v for v in values if v is not None]
+    return float(np.std(values)) if values else None
 
 
 def _count(runs):
@@ -117,6 +167,8 @@ def main(argv=None):
     p.add_argument("--length", type=int, default=50)
     p.add_argument("--projections", nargs="+", default=["in", "out"])
     p.add_argument("--window", type=int, default=20)
+    p.add_argument("--episode-steps", type=int, default=None, help="temporary: env steps per episode")
+    p.add_argument("--episodes", type=int, default=None, help="temporary: episodes per task value")
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     started = time.perf_counter()
@@ -135,20 +187,28 @@ def main(argv=None):
                              "seeds": [r["seed"] for r in runs if r["learner"] == learner]}
                    for learner, v in scores.items()}
     else:
-        probe = _load(args.runs[0])[2]
-        n_steps = probe.settings.episode_steps
-        rewards, intact, runs = temporary(args.runs, args.start, args.length, tuple(args.projections), n_steps)
+        rewards, intact, runs = temporary(args.runs, args.start, args.length, tuple(args.projections),
+                                          args.episode_steps, args.episodes)
+        budget = sorted({(r["generations"], r["population"]) for r in runs})
+        title = (f"{len(runs)} runs ({', '.join(f'{n} {k}' for k, n in _count(runs).items())}), "
+                 f"{runs[0]['episodes_per_value']} episodes per task value of {runs[0]['episode_steps']} steps\n"
+                 + "; ".join(f"{g} generations, population {p}" for g, p in budget))
         lesions = {"temporary": {"rewards": rewards, "intact": intact, "start": args.start, "length": args.length,
+                                 "smooth": args.window, "title": title,
                                  "lesion": to_dict(TemporaryLesion(tuple(args.projections), args.start, args.length))}}
         summary = {}
         for learner in rewards:
             rec = [recovery_steps(np.asarray(a), np.asarray(b), args.start, args.length, args.window)
                    for a, b in zip(rewards[learner], intact[learner])]
-            drop = [float(np.mean(np.asarray(a)[args.start:args.start + args.length])
-                          - np.mean(np.asarray(b)[args.start:args.start + args.length]))
-                    for a, b in zip(rewards[learner], intact[learner])]
+            during = slice(args.start, args.start + args.length)
+            after = slice(args.start + args.length + SETTLE, None)
+            drop = [_difference(a, b, during) for a, b in zip(rewards[learner], intact[learner])]
+            late = [_difference(a, b, after) for a, b in zip(rewards[learner], intact[learner])]
             summary[learner] = {"recovery_steps": rec, "reward_drop_in_window_mean": float(np.mean(drop)),
                                 "reward_drop_in_window_std": float(np.std(drop)),
+                                "reward_difference_after_mean": _mean(late), "reward_difference_after_std": _std(late),
+                                "after_steps": [after.start, len(rewards[learner][0])],
+                                "intact_reward_mean": float(np.mean([np.mean(b) for b in intact[learner]])),
                                 "seeds": [r["seed"] for r in runs if r["learner"] == learner]}
     meta["wall_seconds"] = time.perf_counter() - started
     with open(os.path.join(args.out, "lesions.json"), "w") as fh:

@@ -17,3 +17,13 @@ def test_ablation_study_on_working_memory(tmp_path):
     config = json.loads((tmp_path / "runs" / "no-PDP_s1" / "config.json").read_text())
     assert config["ablation"] == "no-PDP" and config["seed"] == 1
     assert json.loads((tmp_path / "ablations.json").read_text())["runs"]["full"] == ["full_s0", "full_s1"]
+
+
+def test_ablation_study_on_control_reports_unseen_scores(tmp_path):
+    task = '{"episode_steps": 20, "n_hidden": 8, "heldout_episodes": 1}'
+    study(["halfcheetah_vel", "--ablations", "no-SCP", "--seeds", "0", "--generations", "1", "--population", "4",
+           "--eval-every", "1", "--jobs", "1", "--set", f"task={task}", "--out", str(tmp_path)])
+    row = json.loads((tmp_path / "summary.json").read_text())["ablations"]["no-SCP"]
+    assert row["parameters"] == ["eta", "B", "C", "D"] and row["generations"] == 1
+    assert row["unseen_mean"] < 0 and row["unseen_std"] == 0.0       # one seed: no spread
+    assert row["scale_out_max_mean"] >= row["scale_out_median_mean"] > 0

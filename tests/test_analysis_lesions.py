@@ -51,6 +51,9 @@ def test_temporary_lesion_recovery():
     _, smoothed = lesions.temporary_lesion_figure(rewards, 40, 10, smooth=5)
     assert smoothed["learners"]["plastic"]["mean"][45] == pytest.approx(0.0)
     assert smoothed["learners"]["plastic"]["mean"][40] == pytest.approx(2 * 2 / 5)
+    # the ends average the steps that exist: a constant stays constant there
+    assert smoothed["learners"]["plastic"]["mean"][0] == pytest.approx(2.0)
+    assert smoothed["learners"]["plastic"]["mean"][-1] == pytest.approx(2.0)
 
 
 def test_ablation_figure_reuses_curves():

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pdlf_brian.cli import main
+from pdlf_brian.errors import ConfigError
 from pdlf_brian.protocols.lesion_study import main as study, recovery_steps
 
 
@@ -53,6 +54,25 @@ def test_temporary_lesion_on_control_runs(runs, tmp_path):
         np.testing.assert_array_equal(lesioned[:10], intact[:10])      # identical before the lesion
         assert np.abs(lesioned[10:15] - intact[10:15]).max() > 1e-3     # the lesion acts in its window
     assert "recovery_steps" in json.loads((tmp_path / "summary.json").read_text())["learners"]["plastic"]
+
+
+def test_temporary_lesion_in_longer_episodes_than_trained(runs, tmp_path):
+    # the runs trained on 40-step episodes; the lesion at step 45 needs longer ones
+    with pytest.raises(ConfigError, match="'start': step 45 is beyond the episode"):
+        study(["temporary", runs["ant"][0], "--out", str(tmp_path), "--start", "45", "--length", "5"])
+    study(["temporary", *runs["ant"], "--out", str(tmp_path), "--start", "45", "--length", "5",
+           "--episode-steps", "60", "--episodes", "2"])
+    data = json.loads((tmp_path / "lesions.json").read_text())["temporary"]
+    for learner in ("plastic", "weights"):
+        lesioned, intact = np.asarray(data["rewards"][learner][0]), np.asarray(data["intact"][learner][0])
+        assert lesioned.shape == intact.shape == (60,)
+        np.testing.assert_array_equal(lesioned[:45], intact[:45])
+        assert np.abs(lesioned[45:50] - intact[45:50]).max() > 1e-3
+    runs_ = json.loads((tmp_path / "summary.json").read_text())["runs"]
+    assert {(r["episode_steps"], r["episodes_per_value"], r["generations"]) for r in runs_} == {(60, 2, 2)}
+    learners = json.loads((tmp_path / "summary.json").read_text())["learners"]
+    assert learners["plastic"]["after_steps"] == [100, 60]       # nothing 50 steps after a lesion ending at 50
+    assert learners["plastic"]["reward_difference_after_mean"] is None
 
 
 def test_recovery_steps():
