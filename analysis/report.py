@@ -237,6 +237,7 @@ def _control(report, path):
 
 def _lesions(report, path):
     from pdlf_brian.analysis.lesions import ablation_figure, lesion_fraction_figure, temporary_lesion_figure
+    from pdlf_brian.rundir import RunDir
 
     lesions = os.path.join(path, "lesions.json")
     if os.path.exists(lesions):
@@ -263,6 +264,9 @@ def _lesions(report, path):
         runs = {name: [os.path.join(path, "runs", r) for r in dirs] for name, dirs in data["runs"].items()}
         report.add("ablations", ablation_figure(runs, title=data.get("title", "ablations")),
                    "training curves per ablation of the rule, mean +- std over seeds")
+        if any(row.get("heldout") is not None for row in RunDir(next(iter(runs.values()))[0]).log()):
+            report.add("ablations_heldout", ablation_figure(runs, key="heldout", title=data.get("title", "ablations")),
+                       "held-out score of each generation's recommendation per ablation, mean +- std over seeds")
 
 
 def make_report(paths, out=None, title=None):

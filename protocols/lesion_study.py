@@ -63,7 +63,18 @@ def neuron_sweep(run_dirs, fractions, lesion_seeds, eval_seed=20261125):
         runs.append({"run": os.path.basename(d.path), "learner": config.learner, "seed": config.seed,
                      "scores": per_fraction, **_budget(d, config)})
     levels = {"chance": 0.5, "majority bit": float(np.mean(majority))} if majority else {}
+    if hasattr(problem, "rollout"):
+        levels = {"zero action": _zero_action_score(config, eval_seed)}
     return scores, runs, levels
+
+
+def _zero_action_score(config, eval_seed):
+    """Held-out score of the zero-action policy (every weight 0; also what r = 1 gives) on the sweep's episodes."""
+    from pdlf_brian.evolution.config import TrainConfig
+    from pdlf_brian.protocols import problem_for
+
+    problem = problem_for(TrainConfig.from_dict({**config.to_dict(), "learner": "weights", "ablation": "full"}))
+    return problem.heldout(np.zeros(problem.genome_size), eval_seed)["score"]
 
 
 def _control_problem(run_dir, episode_steps=None):
@@ -144,6 +155,15 @@ def _std(values):
     return float(np.std(values)) if values else None
 
 
+def _learner_budget(runs, learner):
+    """Training budget of a learner's runs: generations, population and env steps (a list where runs differ)."""
+    out = {}
+    for key in ("generations", "population", "env_steps"):
+        values = sorted({r[key] for r in runs if r["learner"] == learner})
+        out[key] = values[0] if len(values) == 1 else values
+    return out
+
+
 def _count(runs):
     counts = {}
     for r in runs:
@@ -210,6 +230,8 @@ def main(argv=None):
                                 "after_steps": [after.start, len(rewards[learner][0])],
                                 "intact_reward_mean": float(np.mean([np.mean(b) for b in intact[learner]])),
                                 "seeds": [r["seed"] for r in runs if r["learner"] == learner]}
+    for learner, row in summary.items():
+        row["budget"] = _learner_budget(runs, learner)
     meta["wall_seconds"] = time.perf_counter() - started
     with open(os.path.join(args.out, "lesions.json"), "w") as fh:
         json.dump({"meta": meta, **lesions}, fh, indent=1)

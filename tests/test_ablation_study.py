@@ -1,6 +1,7 @@
 """The ablation study trains each named ablation at equal budget and measures the raw weights' growth."""
 import json
 
+from pdlf_brian.analysis.report import make_report
 from pdlf_brian.protocols.ablation_study import main as study
 
 
@@ -17,6 +18,10 @@ def test_ablation_study_on_working_memory(tmp_path):
     config = json.loads((tmp_path / "runs" / "no-PDP_s1" / "config.json").read_text())
     assert config["ablation"] == "no-PDP" and config["seed"] == 1
     assert json.loads((tmp_path / "ablations.json").read_text())["runs"]["full"] == ["full_s0", "full_s1"]
+    make_report([str(tmp_path)])
+    heldout = json.loads((tmp_path / "figures" / "ablations_heldout.json").read_text())
+    assert heldout["key"] == "heldout" and set(heldout["generation"]) == {"full", "no-PDP"}
+    assert (tmp_path / "figures" / "ablations.png").exists()
 
 
 def test_ablation_study_on_control_reports_unseen_scores(tmp_path):

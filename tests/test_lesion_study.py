@@ -41,8 +41,21 @@ def test_neuron_sweep_on_both_learners(runs, tmp_path):
         assert row["fractions"] == [0, 0.5, 1.0] and len(row["mean"]) == 3
         # every hidden neuron blocked: the readout is silent, and a silent output is never right
         assert row["mean"][2] == 0.0
+        assert row["budget"] == {"generations": 2, "population": 4, "env_steps": row["budget"]["env_steps"]}
+        assert row["budget"]["env_steps"] > 0
     lesions = json.loads((tmp_path / "lesions.json").read_text())
     assert set(lesions["neuron_sweep"]["scores"]) == {"plastic", "weights"}
+
+
+def test_neuron_sweep_on_control_gives_zero_action_level(runs, tmp_path):
+    study(["neurons", *runs["ant"], "--out", str(tmp_path), "--fractions", "0", "1.0", "--lesion-seeds", "0"])
+    sweep = json.loads((tmp_path / "lesions.json").read_text())["neuron_sweep"]
+    zero = sweep["levels"]["zero action"]
+    for learner in ("plastic", "weights"):
+        intact, blocked = sweep["scores"][learner][0]
+        # every hidden neuron blocked: readout 0, so the agent scores exactly what the zero-action policy does
+        assert blocked == pytest.approx(zero, rel=1e-9)
+        assert intact != pytest.approx(zero, rel=1e-3)
 
 
 def test_temporary_lesion_on_control_runs(runs, tmp_path):
