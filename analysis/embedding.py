@@ -94,11 +94,14 @@ def separability(states, labels, n_splits=5, seed=0, C=1.0):
 def tsne(states, seed=0, perplexity=None):
     """2-D t-SNE embedding of ``states`` (seeded; PCA start).
 
-    ``perplexity`` defaults to ``min(30, (n_samples - 1) / 3)``.
+    ``perplexity`` defaults to ``min(30, (n_samples - 1) / 3)``. Identical states (a silent network)
+    all map to the origin: scikit-learn's t-SNE would crash on them.
     """
     from sklearn.manifold import TSNE
 
     states = np.asarray(states, dtype=float)
+    if np.ptp(states, axis=0).max(initial=0.0) == 0:
+        return np.zeros((len(states), 2))
     if perplexity is None:
         perplexity = max(min(30.0, (len(states) - 1) / 3), 1.0)
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(states)

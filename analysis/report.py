@@ -178,6 +178,53 @@ def _rules(report, run_dirs, max_runs=2):
         done += 1
 
 
+#: seed of the held-out episodes the report records inside the network
+INSIDE_SEED = 20261125
+#: at most this many hidden-state samples go into one embedding
+MAX_EMBEDDED = 1500
+
+
+def _inside(report, run_dirs, max_runs=4):
+    """Spikes, hidden-state embedding and weights after different stimuli, for the first evaluated run
+    of each (task, learner): held-out episodes recorded through `Problem.episode_recording`."""
+    from pdlf_brian.analysis.activity import activity_figure
+    from pdlf_brian.analysis.embedding import embedding_figure
+    from pdlf_brian.analysis.weights import weights_figure
+    from pdlf_brian.protocols import problem_for_run
+    from pdlf_brian.rundir import EVAL, RunDir
+
+    seen = set()
+    for d in run_dirs:
+        run = RunDir(d)
+        config = run.config()
+        key = (_group_key(config), _label(config))
+        if key in seen or len(seen) >= max_runs or not run.has(EVAL):
+            continue
+        seen.add(key)
+        name = os.path.basename(d)
+        rec = problem_for_run(d).episode_recording(run.genome(), INSIDE_SEED)
+        report.add(f"activity_{name}", activity_figure(rec["spikes"], rec["trace"], phases=rec["phases"],
+                                                       step_seconds=rec["step_seconds"]),
+                   f"{name}: spikes of one held-out copy, firing rate per phase and mean trace")
+        trace = rec["trace"][rec["states_from"]:]                     # (steps, copies, hidden)
+        stride = max(1, trace.shape[0] * trace.shape[1] // MAX_EMBEDDED)
+        states = trace[::stride].transpose(1, 0, 2).reshape(-1, trace.shape[2])
+        labels = np.repeat(rec["labels"], trace[::stride].shape[0])
+        report.add(f"embedding_{name}", embedding_figure(states, labels, seed=0,
+                                                         title=f"{name}: hidden states by {rec['label_name']}"),
+                   f"{name}: t-SNE of hidden states from step {rec['states_from']} on, coloured by "
+                   f"{rec['label_name']}; its numbers hold a cross-validated linear readout of the "
+                   f"{rec['label_name']} from the states (independent of the embedding's randomness)")
+        first = {}
+        for b, stimulus in enumerate(rec["stimuli"]):
+            first.setdefault(stimulus, b)
+        chosen = list(first.items())[:4]
+        weights = {stimulus: rec["weights"]["in"][b] for stimulus, b in chosen}
+        report.add(f"weights_{name}", weights_figure(weights, reference=chosen[0][0], projection="in"),
+                   f"{name}: input weights at the end of held-out episodes with different stimuli, and their "
+                   f"differences from the first")
+
+
 def _grid(report, path):
     from pdlf_brian.analysis.working_memory import (
         accuracy_grid_figure, heldout_curves_figure, position_and_rates_figure,
@@ -288,6 +335,7 @@ def make_report(paths, out=None, title=None):
         _training(report, run_dirs)
         _evaluations(report, run_dirs)
         _rules(report, run_dirs)
+        _inside(report, run_dirs)
     if not report.items:
         raise ConfigError(f"report: nothing to draw in {paths}: no run directories (config.json), runs/ folder, "
                           "summary.json, lesions.json or ablations.json")

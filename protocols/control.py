@@ -270,6 +270,19 @@ class ControlProblem(Problem):
         per_value = result["returns"].reshape(len(task_values), episodes)
         return per_value.mean(axis=1), per_value.std(axis=1)
 
+    def episode_recording(self, genome, seed):
+        """One held-out episode per training task value with spikes, traces and final weights."""
+        values = list(self.task_values)
+        seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(values))
+        net = self.evaluation_network(1, len(values), record=("output", "spikes", "trace"))
+        rec = self.rollout(net, np.asarray(genome)[None, :], values, seeds, record_steps=True)["recording"]
+        labels = [f"task {b}" if v is None else f"{v:.3g}" for b, v in enumerate(values)]
+        return {"spikes": rec.spikes[:, 0], "trace": rec.trace[:, 0],
+                "weights": {proj: w[0] for proj, w in rec.weights.items()}, "labels": labels, "stimuli": labels,
+                "label_name": self.family.task_name if self.family.has_task_value else "task copy",
+                "phases": None, "states_from": min(50, self.settings.episode_steps // 2),
+                "step_seconds": self.environments(len(values)).dt}
+
     def heldout(self, genome, seed, interventions=()):
         means, _ = self.score_values(genome, self.task_values, seed, interventions=interventions)
         return {"score": float(means.mean()), "per_task": [float(m) for m in means]}

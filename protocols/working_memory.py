@@ -113,6 +113,17 @@ class WorkingMemoryProblem(Problem):
             "rate_hz_by_phase": {k: _finite_or_none(np.asarray(v).ravel()[0]) for k, v in rates.items()},
         }
 
+    def episode_recording(self, genome, seed, n_sequences=64):
+        """Held-out sequences with spikes, traces and final weights; the embedding's classes are the first bit."""
+        trials = self.task.sample(np.random.default_rng(seed), n_sequences)
+        net = self.evaluation_network(1, n_sequences, record=("output", "spikes", "trace"))
+        rec = net.run(np.asarray(genome)[None, :], trials.inputs[:, None], final_weights=True)
+        return {"spikes": rec.spikes[:, 0], "trace": rec.trace[:, 0],
+                "weights": {proj: w[0] for proj, w in rec.weights.items()},
+                "stimuli": ["".join(map(str, bits)) for bits in trials.bits],
+                "labels": [f"first bit {bits[0]}" for bits in trials.bits], "label_name": "first bit",
+                "phases": self.task.windows(), "states_from": self.task.length, "step_seconds": None}
+
     def final_report(self, genome, seed):
         """Held-out metrics of ``genome`` and the same after a state reset (memory in weights?)."""
         return {"final": self.heldout(genome, seed), "after_reset": self.heldout(genome, seed, reset=True)}

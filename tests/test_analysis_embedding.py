@@ -63,3 +63,11 @@ def test_embedding_figure_is_seeded(rng):
     np.testing.assert_allclose(numbers["embedding"], again["embedding"])
     assert numbers["separability"]["accuracy"] > 0.95
     json.dumps(numbers)
+
+
+def test_identical_states_embed_at_the_origin():
+    # a silent network gives all-zero states; scikit-learn's t-SNE segfaults on them
+    states, labels = np.zeros((40, 6)), np.repeat(["a", "b"], 20)
+    np.testing.assert_array_equal(embedding.tsne(states), np.zeros((40, 2)))
+    _, numbers = embedding.embedding_figure(states, labels)
+    assert numbers["separability"]["accuracy"] <= 0.6

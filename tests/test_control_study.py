@@ -145,6 +145,9 @@ def test_report_draws_the_control_figures(out):
     spread = read(out / "figures" / "training_0_spread.json")
     assert set(spread["generation"]) == {"plastic", "weights", "weights task-agnostic"}
     assert "control_steering" in (out / "figures" / "report.html").read_text()
+    embedding = read(out / "figures" / "embedding_plastic_s0.json")
+    assert len(set(embedding["labels"])) == 8                  # one class per training direction
+    assert {"weights_plastic_s0.png", "activity_weights_s0.png"} <= names
 
 
 def test_control_figures_name_their_budget():

@@ -34,6 +34,24 @@ def test_report_on_a_results_folder(results, capsys):
     assert page.count("data:image/png;base64,") >= 4 and "evaluations" in page
 
 
+def test_report_looks_inside_the_networks(results):
+    assert main(["report", str(results)]) == 0
+    out = results / "figures"
+    names = set(os.listdir(out))
+    for learner in ("plastic", "weights"):        # the first run of each learner
+        for figure in ("activity", "embedding", "weights"):
+            assert f"{figure}_{learner}_s0.png" in names, (figure, learner)
+        assert f"embedding_{learner}_s1.png" not in names
+    embedding = json.loads((out / "embedding_plastic_s0.json").read_text())
+    assert set(embedding["labels"]) == {"first bit 0", "first bit 1"}
+    assert embedding["separability"]["chance"] >= 0.5
+    # the weight-trained network's weights do not depend on the stimulus; the figure must say so
+    fixed = json.loads((out / "weights_weights_s0.json").read_text())["differences"]
+    assert len(fixed) >= 2 and all(row["diff_norm"] == 0 for row in fixed.values())
+    activity = json.loads((out / "activity_plastic_s0.json").read_text())
+    assert set(activity["rates"]) >= {"presentation", "recall"}
+
+
 def test_report_of_nothing_is_a_clear_error(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "nothing to draw" in capsys.readouterr().err

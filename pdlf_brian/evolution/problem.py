@@ -118,6 +118,19 @@ class Problem:
         """
         return {"final": self.heldout(genome, seed)}
 
+    def episode_recording(self, genome, seed):
+        """What happens inside the network on held-out episodes of one genome (for `pdlf report`).
+
+        Returns
+        -------
+        dict
+            ``spikes`` and ``trace`` (T, B, n_hidden) of B copies; ``weights`` ``{projection: (B,
+            n_pre, n_post)}`` at the end; ``stimuli`` (B str: each copy's stimulus or task value);
+            ``labels`` (B str: the classes the embedding colours and separates) and ``label_name``; ``phases`` (name to slice of steps, or None); ``states_from`` (first step
+            whose hidden states the embedding uses); ``step_seconds`` (or None).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not record episodes for the report")
+
     def update(self, evaluations):
         """Called once per generation with every shard's `Evaluation`, in shard order (e.g. to merge
         observation statistics gathered by the shards). The default does nothing."""
