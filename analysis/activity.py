@@ -110,7 +110,7 @@ def phase_traces(trace, phases=None):
                         "over_time": {"mean": flat.mean(axis=1), "std": flat.std(axis=1)}})
 
 
-def raster_figure(spikes, phases=None, individual=0, copy=0, ax=None):
+def raster_figure(spikes, phases=None, individual=0, copy=0, ax=None, max_steps=None):
     """Ternary spike raster of one network copy (red +1, blue -1), task phases shaded.
 
     Parameters
@@ -121,6 +121,9 @@ def raster_figure(spikes, phases=None, individual=0, copy=0, ax=None):
         Which network copy to draw.
     ax : matplotlib.axes.Axes, optional
         Draw into this axes instead of a new figure.
+    max_steps : int, optional
+        Draw only the first ``max_steps`` steps (long episodes are unreadable whole); the counts
+        per phase still cover every step.
 
     Returns
     -------
@@ -136,12 +139,13 @@ def raster_figure(spikes, phases=None, individual=0, copy=0, ax=None):
         fig, ax = plt.subplots(figsize=(8, 3.2))
     else:
         fig = ax.figure
-    steps, units = np.nonzero(s)
-    signs = s[steps, units]
+    shown = s[:max_steps] if max_steps else s
+    steps, units = np.nonzero(shown)
+    signs = shown[steps, units]
     for sign, color, label in ((1, "tab:red", "+1"), (-1, "tab:blue", "-1")):
         sel = signs == sign
         ax.scatter(steps[sel], units[sel], s=25, marker="|", color=color, label=label, lw=1)
-    ax.set(xlim=(-0.5, len(s) - 0.5), ylim=(-0.5, s.shape[1] - 0.5), xlabel="step", ylabel="hidden unit")
+    ax.set(xlim=(-0.5, len(shown) - 0.5), ylim=(-0.5, s.shape[1] - 0.5), xlabel="step", ylabel="hidden unit")
     if phases:
         shade_phases(ax, phases_checked)
     ax.legend(fontsize=7, loc="upper right")
@@ -151,7 +155,7 @@ def raster_figure(spikes, phases=None, individual=0, copy=0, ax=None):
     return fig, to_jsonable(numbers)
 
 
-def activity_figure(spikes, trace=None, phases=None, step_seconds=None, individual=0, copy=0):
+def activity_figure(spikes, trace=None, phases=None, step_seconds=None, individual=0, copy=0, raster_steps=None):
     """Raster of one copy, firing rate per phase (all copies) and the mean trace over time.
 
     Parameters
@@ -165,6 +169,8 @@ def activity_figure(spikes, trace=None, phases=None, step_seconds=None, individu
         Step duration; rates are drawn in Hz when given, else as spikes per unit-step.
     individual, copy : int
         Copy drawn in the raster.
+    raster_steps : int, optional
+        The raster shows only the first ``raster_steps`` steps (`raster_figure`'s ``max_steps``).
 
     Returns
     -------
@@ -177,8 +183,9 @@ def activity_figure(spikes, trace=None, phases=None, step_seconds=None, individu
     n_panels = 3 if trace is not None else 2
     fig, axes = plt.subplots(1, n_panels, figsize=(5 * n_panels, 3.4),
                              gridspec_kw={"width_ratios": [2, 1] + ([2] if trace is not None else [])})
-    _, raster = raster_figure(spikes, phases, individual, copy, ax=axes[0])
-    axes[0].set_title(f"spikes (individual {individual}, copy {copy})")
+    _, raster = raster_figure(spikes, phases, individual, copy, ax=axes[0], max_steps=raster_steps)
+    shown = f", first {raster_steps} steps" if raster_steps and raster_steps < len(spikes) else ""
+    axes[0].set_title(f"spikes (individual {individual}, copy {copy}{shown})")
     rates = phase_rates(spikes, phases, step_seconds)
     names = list(rates)
     key = "rate_hz" if step_seconds else "rate"

@@ -49,7 +49,7 @@ def chance_level(labels):
     return float(counts.max() / counts.sum())
 
 
-def separability(states, labels, n_splits=5, seed=0, C=1.0):
+def separability(states, labels, n_splits=5, seed=0, C=1.0, groups=None):
     """Cross-validated accuracy of a linear readout of the task label from hidden states.
 
     Parameters
@@ -64,12 +64,16 @@ def separability(states, labels, n_splits=5, seed=0, C=1.0):
         Shuffling of the folds.
     C : float
         Inverse L2 regularisation of the logistic regression.
+    groups : array (n_samples,), optional
+        Episode of each sample. Given, every fold holds out whole groups (``GroupKFold``), so that
+        the readout is tested on episodes it never saw: samples of one episode are correlated in
+        time, and a shuffled split would let a readout recognise the episode instead of the task.
 
     Returns
     -------
     dict
         ``accuracy`` (mean over folds), ``accuracy_std``, ``fold_accuracies``, ``chance`` (majority
-        class), ``n_samples``, ``n_classes``, ``n_splits``.
+        class), ``n_samples``, ``n_classes``, ``n_splits``, ``grouped``.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -84,11 +88,22 @@ def separability(states, labels, n_splits=5, seed=0, C=1.0):
     if splits < 2:
         raise ValueError(f"labels: every task needs at least 2 samples for cross-validation; counts {counts}")
     model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000))
-    folds = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed)
-    scores = cross_val_score(model, states, labels, cv=folds)
+    if groups is None:
+        folds = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed)
+        scores = cross_val_score(model, states, labels, cv=folds)
+    else:
+        from sklearn.model_selection import GroupKFold
+
+        groups = np.asarray(groups)
+        if groups.shape != labels.shape:
+            raise ValueError(f"groups: expected one group per sample, shape {labels.shape}, got {groups.shape}")
+        splits = min(n_splits, len(np.unique(groups)))
+        if splits < 2:
+            raise ValueError("groups: need at least two groups (episodes) to hold one out")
+        scores = cross_val_score(model, states, labels, cv=GroupKFold(n_splits=splits), groups=groups)
     return to_jsonable({"accuracy": scores.mean(), "accuracy_std": scores.std(), "fold_accuracies": scores,
                         "chance": chance_level(labels), "n_samples": len(states), "n_classes": len(classes),
-                        "n_splits": splits})
+                        "n_splits": splits, "grouped": groups is not None})
 
 
 def tsne(states, seed=0, perplexity=None):
@@ -107,7 +122,7 @@ def tsne(states, seed=0, perplexity=None):
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(states)
 
 
-def embedding_figure(states, labels, seed=0, perplexity=None, n_splits=5, title=None):
+def embedding_figure(states, labels, seed=0, perplexity=None, n_splits=5, title=None, groups=None):
     """t-SNE of hidden states coloured by task, annotated with the linear-readout separability.
 
     Parameters
@@ -119,6 +134,8 @@ def embedding_figure(states, labels, seed=0, perplexity=None, n_splits=5, title=
     perplexity : float, optional
     n_splits : int
     title : str, optional
+    groups : array (n_samples,), optional
+        Episode of each sample: the separability score then holds out whole episodes (`separability`).
 
     Returns
     -------
@@ -127,7 +144,7 @@ def embedding_figure(states, labels, seed=0, perplexity=None, n_splits=5, title=
         ``{"separability": separability(...), "embedding": [[x, y], ...], "labels": [...]}``.
     """
     states, labels = _check(states, labels)
-    score = separability(states, labels, n_splits=n_splits, seed=seed)
+    score = separability(states, labels, n_splits=n_splits, seed=seed, groups=groups)
     emb = tsne(states, seed=seed, perplexity=perplexity)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.4))

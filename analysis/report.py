@@ -204,17 +204,18 @@ def _inside(report, run_dirs, max_runs=4):
         name = os.path.basename(d)
         rec = problem_for_run(d).episode_recording(run.genome(), INSIDE_SEED)
         report.add(f"activity_{name}", activity_figure(rec["spikes"], rec["trace"], phases=rec["phases"],
-                                                       step_seconds=rec["step_seconds"]),
+                                                       step_seconds=rec["step_seconds"], raster_steps=100),
                    f"{name}: spikes of one held-out copy, firing rate per phase and mean trace")
         trace = rec["trace"][rec["states_from"]:]                     # (steps, copies, hidden)
         stride = max(1, trace.shape[0] * trace.shape[1] // MAX_EMBEDDED)
         states = trace[::stride].transpose(1, 0, 2).reshape(-1, trace.shape[2])
         labels = np.repeat(rec["labels"], trace[::stride].shape[0])
-        report.add(f"embedding_{name}", embedding_figure(states, labels, seed=0,
+        groups = np.repeat(rec["groups"], trace[::stride].shape[0])
+        report.add(f"embedding_{name}", embedding_figure(states, labels, seed=0, groups=groups,
                                                          title=f"{name}: hidden states by {rec['label_name']}"),
                    f"{name}: t-SNE of hidden states from step {rec['states_from']} on, coloured by "
-                   f"{rec['label_name']}; its numbers hold a cross-validated linear readout of the "
-                   f"{rec['label_name']} from the states (independent of the embedding's randomness)")
+                   f"{rec['label_name']}; its numbers hold a linear readout of the {rec['label_name']} from "
+                   "the states, cross-validated on held-out episodes (independent of the embedding's randomness)")
         first = {}
         for b, stimulus in enumerate(rec["stimuli"]):
             first.setdefault(stimulus, b)

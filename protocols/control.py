@@ -270,15 +270,19 @@ class ControlProblem(Problem):
         per_value = result["returns"].reshape(len(task_values), episodes)
         return per_value.mean(axis=1), per_value.std(axis=1)
 
-    def episode_recording(self, genome, seed):
-        """One held-out episode per training task value with spikes, traces and final weights."""
-        values = list(self.task_values)
+    def episode_recording(self, genome, seed, episodes=None):
+        """Held-out episodes (``episodes`` per training task value, default ``task.heldout_episodes``
+        and at least 2) with spikes, traces and final weights; ``groups`` is each copy's episode number
+        within its value (a readout cross-validated over them is tested on unseen episodes)."""
+        episodes = episodes or max(2, self.settings.heldout_episodes)
+        values = [v for v in self.task_values for _ in range(episodes)]
         seeds = np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(values))
         net = self.evaluation_network(1, len(values), record=("output", "spikes", "trace"))
         rec = self.rollout(net, np.asarray(genome)[None, :], values, seeds, record_steps=True)["recording"]
-        labels = [f"task {b}" if v is None else f"{v:.3g}" for b, v in enumerate(values)]
+        labels = [f"task {b // episodes}" if v is None else f"{v:.3g}" for b, v in enumerate(values)]
         return {"spikes": rec.spikes[:, 0], "trace": rec.trace[:, 0],
                 "weights": {proj: w[0] for proj, w in rec.weights.items()}, "labels": labels, "stimuli": labels,
+                "groups": [b % episodes for b in range(len(values))],
                 "label_name": self.family.task_name if self.family.has_task_value else "task copy",
                 "phases": None, "states_from": min(50, self.settings.episode_steps // 2),
                 "step_seconds": self.environments(len(values)).dt}

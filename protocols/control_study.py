@@ -48,6 +48,13 @@ Subcommands
     ``rectangle`` (0, pi/2, pi, -pi/2, equal quarters) and ``arc`` (from 0 to pi linearly over the
     episode). All schedules and learners share one reset seed. ``OUT/steering.json`` holds per step
     the torso x, y, the direction the environment used, and the reward.
+``separability``
+    Whether the hidden states separate the tasks (the paper's task manifolds, spec 5.2): every
+    evaluated run's chosen genome plays ``--episodes`` held-out episodes per training task value
+    (`ControlProblem.episode_recording`); a linear readout of the task value from the hidden traces
+    (every 5th step from step 50) is cross-validated on held-out episodes
+    (`pdlf_brian.analysis.embedding.separability` with groups). ``OUT/separability.json``: per run and
+    per learner (mean, std over seeds), with the chance level and the runs' generations.
 ``summarise``
     ``OUT/summary.json`` from the run directories and ``trivial.json`` alone (``train`` and
     ``trivial`` also write it when they finish); see `write_summary`.
@@ -385,6 +392,40 @@ def _study_runs(out):
     return found
 
 
+#: Seed of the held-out episodes the separability study records.
+SEPARABILITY_SEED = 20261125
+
+
+def separability_study(out, episodes=4, stride=5):
+    """``OUT/separability.json``: cross-validated linear readout of the task value from hidden states."""
+    from pdlf_brian.analysis.embedding import separability
+    from pdlf_brian.protocols import problem_for_run
+    from pdlf_brian.rundir import EVAL, RunDir
+
+    runs, by_kind = [], {}
+    for path, kind, seed in _study_runs(out):
+        run = RunDir(path)
+        if not run.has(EVAL):
+            continue
+        rec = problem_for_run(path).episode_recording(run.genome(), SEPARABILITY_SEED, episodes=episodes)
+        trace = rec["trace"][rec["states_from"]::stride]                  # (samples per copy, copies, hidden)
+        states = trace.transpose(1, 0, 2).reshape(-1, trace.shape[2])
+        score = separability(states, np.repeat(rec["labels"], len(trace)), groups=np.repeat(rec["groups"], len(trace)))
+        runs.append({"run": os.path.basename(path), "kind": kind, "seed": seed, "generations": len(run.log()),
+                     "accuracy": score["accuracy"], "chance": score["chance"], "n_samples": score["n_samples"]})
+        by_kind.setdefault(kind, []).append(runs[-1])
+        print(f"{path}: {score['accuracy']:.3f} (chance {score['chance']:.3f})", flush=True)
+    summary = {kind: {"mean": float(np.mean([r["accuracy"] for r in rows])),
+                      "std": float(np.std([r["accuracy"] for r in rows])),
+                      "seeds": [r["seed"] for r in rows], "generations": sorted({r["generations"] for r in rows})}
+               for kind, rows in by_kind.items()}
+    data = {"meta": {"episodes_per_value": episodes, "stride": stride, "seed": SEPARABILITY_SEED,
+                     "readout": "logistic regression on standardised hidden traces, GroupKFold over episodes"},
+            "chance": runs[0]["chance"] if runs else None, "learners": summary, "runs": runs}
+    _write_json(os.path.join(out, "separability.json"), data)
+    return data
+
+
 def _family(out):
     from pdlf_brian.rundir import RunDir
 
@@ -605,6 +646,9 @@ def parser():
     s.add_argument("--seed", type=int, default=None, help="the runs to steer (default: lowest evaluated seed)")
     s.add_argument("--steps", type=int, default=None, help="env steps per episode (default: the run's)")
     s.add_argument("--learners", nargs="+", default=list(LEARNERS), choices=LEARNERS)
+    se = sub.add_parser("separability", help="linear readout of the task from hidden states -> separability.json")
+    se.add_argument("--out", required=True)
+    se.add_argument("--episodes", type=int, default=4, help="held-out episodes per training task value")
     su = sub.add_parser("summarise", help="summary.json from the run directories and trivial.json")
     su.add_argument("--out", required=True)
     return p
@@ -629,6 +673,9 @@ def _main(argv):
         print(f"{args.command}: {time.perf_counter() - started:.0f} s", flush=True)
     elif args.command == "steer":
         steer(args)
+        return
+    elif args.command == "separability":
+        separability_study(args.out, episodes=args.episodes)
         return
     _print_summary(write_summary(args.out, command))
 

@@ -122,6 +122,7 @@ class WorkingMemoryProblem(Problem):
                 "weights": {proj: w[0] for proj, w in rec.weights.items()},
                 "stimuli": ["".join(map(str, bits)) for bits in trials.bits],
                 "labels": [f"first bit {bits[0]}" for bits in trials.bits], "label_name": "first bit",
+                "groups": list(range(n_sequences)),
                 "phases": self.task.windows(), "states_from": self.task.length, "step_seconds": None}
 
     def final_report(self, genome, seed):

@@ -75,6 +75,10 @@ def test_phase_traces_and_activity_figure():
     json.dumps(numbers)
     fig, raster = activity.raster_figure(s, copy=1)
     assert sorted(zip(raster["spike_steps"], raster["spike_signs"])) == [(1, -1)] + [(t, -1) for t in range(6, 10)]
+    # a long episode: the raster shows its start, the counts still cover every step
+    fig, first = activity.raster_figure(s, PHASES, copy=1, max_steps=7)
+    assert sorted(zip(first["spike_steps"], first["spike_signs"])) == [(1, -1), (6, -1)]
+    assert first["counts"]["recall"]["neg"] == 4
 
 
 def test_weight_differences_and_figure():

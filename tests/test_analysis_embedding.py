@@ -71,3 +71,23 @@ def test_identical_states_embed_at_the_origin():
     np.testing.assert_array_equal(embedding.tsne(states), np.zeros((40, 2)))
     _, numbers = embedding.embedding_figure(states, labels)
     assert numbers["separability"]["accuracy"] <= 0.6
+
+
+def test_grouped_folds_do_not_reward_recognising_episodes(rng):
+    # 4 tasks x 4 episodes; each episode has its own random offset and nothing depends on the task:
+    # a shuffled split lets the readout learn each episode's offset (and so its task), held-out
+    # episodes do not
+    n_tasks, n_episodes, n_steps, dim = 4, 4, 30, 16
+    offsets = rng.normal(0, 3, size=(n_tasks * n_episodes, dim))
+    states = np.concatenate([o + 0.3 * rng.normal(size=(n_steps, dim)) for o in offsets])
+    labels = np.repeat(np.arange(n_tasks).repeat(n_episodes), n_steps)
+    episodes = np.repeat(np.tile(np.arange(n_episodes), n_tasks), n_steps)
+    assert embedding.separability(states, labels)["accuracy"] > 0.9
+    grouped = embedding.separability(states, labels, groups=episodes)
+    assert grouped["grouped"] and grouped["n_splits"] == 4 and grouped["accuracy"] < 0.5
+    # when the task does shape the states, held-out episodes still separate
+    task_axis = rng.normal(0, 3, size=(n_tasks, dim))
+    shaped = states + np.repeat(task_axis[np.arange(n_tasks).repeat(n_episodes)], n_steps, axis=0) * 2
+    assert embedding.separability(shaped, labels, groups=episodes)["accuracy"] > 0.9
+    with pytest.raises(ValueError, match="groups: expected one group per sample"):
+        embedding.separability(states, labels, groups=episodes[:-1])

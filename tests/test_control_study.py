@@ -49,6 +49,20 @@ def test_every_subcommand_writes_what_it_says(out):
             assert np.isfinite(run["return"]) and 1 <= run["alive_steps"] <= STEPS
 
 
+def test_separability_of_hidden_states_per_run_and_learner(out):
+    study(["separability", "--out", str(out), "--episodes", "2"])
+    data = read(out / "separability.json")
+    assert data["chance"] == pytest.approx(1 / 8)                 # 8 directions, balanced
+    assert set(data["learners"]) == {"plastic", "weights", "agnostic"}
+    assert data["learners"]["plastic"]["seeds"] == [0, 1] and data["learners"]["agnostic"]["seeds"] == [0]
+    for row in data["runs"]:
+        assert 0 <= row["accuracy"] <= 1 and row["generations"] == 2
+        # 20-step episodes are 21 network steps: states at steps 10, 15, 20 of 8 values x 2 episodes
+        assert row["n_samples"] == 3 * 16
+    plastic = [r["accuracy"] for r in data["runs"] if r["kind"] == "plastic"]
+    assert data["learners"]["plastic"]["mean"] == pytest.approx(np.mean(plastic))
+
+
 def test_summary_fields_and_types(out):
     summary = read(out / "summary.json")
     assert summary["kind"] == "control" and summary["family"] == "ant_dir"

@@ -126,7 +126,9 @@ class Problem:
         dict
             ``spikes`` and ``trace`` (T, B, n_hidden) of B copies; ``weights`` ``{projection: (B,
             n_pre, n_post)}`` at the end; ``stimuli`` (B str: each copy's stimulus or task value);
-            ``labels`` (B str: the classes the embedding colours and separates) and ``label_name``; ``phases`` (name to slice of steps, or None); ``states_from`` (first step
+            ``labels`` (B str: the classes the embedding colours and separates) and ``label_name``;
+            ``groups`` (B ints: the cross-validation groups of the separability score, so that it
+            is tested on episodes its readout never saw); ``phases`` (name to slice of steps, or None); ``states_from`` (first step
             whose hidden states the embedding uses); ``step_seconds`` (or None).
         """
         raise NotImplementedError(f"{type(self).__name__} does not record episodes for the report")
