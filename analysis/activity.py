@@ -144,7 +144,7 @@ def raster_figure(spikes, phases=None, individual=0, copy=0, ax=None, max_steps=
     signs = shown[steps, units]
     for sign, color, label in ((1, "tab:red", "+1"), (-1, "tab:blue", "-1")):
         sel = signs == sign
-        ax.scatter(steps[sel], units[sel], s=25, marker="|", color=color, label=label, lw=1)
+        ax.scatter(steps[sel], units[sel], s=25, marker="|", color=color, label=label, lw=1, rasterized=True)
     ax.set(xlim=(-0.5, len(shown) - 0.5), ylim=(-0.5, s.shape[1] - 0.5), xlabel="step", ylabel="hidden unit")
     if phases:
         shade_phases(ax, phases_checked)

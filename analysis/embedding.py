@@ -153,7 +153,7 @@ def embedding_figure(states, labels, seed=0, perplexity=None, n_splits=5, title=
     for n, cls in enumerate(classes):
         sel = labels == cls
         color = cmap(n / max(len(classes) - 1, 1)) if len(classes) > 10 else cmap(n)
-        ax.scatter(emb[sel, 0], emb[sel, 1], s=8, color=color, label=str(cls))
+        ax.scatter(emb[sel, 0], emb[sel, 1], s=8, color=color, label=str(cls), rasterized=True)
     ax.set(xticks=[], yticks=[], xlabel="t-SNE 1", ylabel="t-SNE 2",
            title=title or f"linear readout {score['accuracy']:.2f} (chance {score['chance']:.2f})")
     if len(classes) <= 12:
