@@ -130,12 +130,20 @@ def main(argv=None):
             for f in futures:
                 print(f.result(), flush=True)
     rows = summarise(args.out, args.ablations, args.seeds)
-    meta = {"command": "python -m pdlf_brian.protocols.ablation_study " + " ".join(argv or []),
-            "wall_seconds_this_invocation": time.perf_counter() - started}
+    command = "python -m pdlf_brian.protocols.ablation_study " + " ".join(argv or [])
+    meta = {"command": command, "wall_seconds_this_invocation": time.perf_counter() - started}
+    previous = os.path.join(args.out, "summary.json")
+    if args.summarise and os.path.exists(previous):      # keep the command that trained the runs
+        with open(previous) as fh:
+            trained = json.load(fh).get("meta", {})
+        meta = {**trained, "summarised_by": command}
     with open(os.path.join(args.out, "summary.json"), "w") as fh:
         json.dump({"meta": meta, "ablations": rows}, fh, indent=1)
     with open(os.path.join(args.out, "ablations.json"), "w") as fh:
-        json.dump({"title": f"ablations of the rule: {args.protocol}",
+        first = next(iter(rows.values()))
+        budget = (f"{first['generations']} generations, population {first['population']}, "
+                  f"{first['env_steps'] / 1e6:.1f} M env steps per run, {len(args.seeds)} seeds")
+        json.dump({"title": f"ablations of the rule: {args.protocol}\n{budget}",
                    "runs": {a: [f"{a}_s{s}" for s in args.seeds] for a in args.ablations}}, fh, indent=1)
     print(json.dumps(rows, indent=1))
 

@@ -17,7 +17,14 @@ def test_ablation_study_on_working_memory(tmp_path):
         assert row["scale_in_max_mean"] >= row["scale_in_median_mean"] > 0
     config = json.loads((tmp_path / "runs" / "no-PDP_s1" / "config.json").read_text())
     assert config["ablation"] == "no-PDP" and config["seed"] == 1
-    assert json.loads((tmp_path / "ablations.json").read_text())["runs"]["full"] == ["full_s0", "full_s1"]
+    ablations = json.loads((tmp_path / "ablations.json").read_text())
+    assert ablations["runs"]["full"] == ["full_s0", "full_s1"]
+    budget = f"2 generations, population 4, {rows['full']['env_steps'] / 1e6:.1f} M env steps per run, 2 seeds"
+    assert ablations["title"].endswith(budget)
+    trained = json.loads((tmp_path / "summary.json").read_text())["meta"]["command"]
+    study(["working_memory", "--ablations", "full", "no-PDP", "--seeds", "0", "1", "--out", str(tmp_path), "--summarise"])
+    meta = json.loads((tmp_path / "summary.json").read_text())["meta"]
+    assert meta["command"] == trained and meta["summarised_by"].endswith("--summarise")    # how the runs were made
     make_report([str(tmp_path)])
     heldout = json.loads((tmp_path / "figures" / "ablations_heldout.json").read_text())
     assert heldout["key"] == "heldout" and set(heldout["generation"]) == {"full", "no-PDP"}
