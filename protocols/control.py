@@ -307,3 +307,17 @@ class ControlProblem(Problem):
 
 def _values(values):
     return [None if v is None else float(v) for v in values]
+
+
+def control_problem_for_run(run_dir, episode_steps=None):
+    """The `ControlProblem` of a trained control run (its observation statistics loaded), its episodes
+    lengthened or shortened to ``episode_steps`` env steps when given; None for another protocol's run."""
+    from pdlf_brian.evolution.config import TrainConfig
+    from pdlf_brian.protocols import problem_for_run
+    from pdlf_brian.rundir import RunDir
+
+    data = RunDir(run_dir).config().to_dict()
+    if episode_steps:
+        data["task"] = dict(data["task"], episode_steps=int(episode_steps))
+    problem = problem_for_run(run_dir, TrainConfig.from_dict(data))
+    return problem if isinstance(problem, ControlProblem) else None

@@ -316,17 +316,13 @@ def steer_run(run_dir, schedules=SCHEDULES, steps=None, reset_seed=STEER_SEED):
         (torso position after each env step), ``direction`` (the task value the environment used at
         each step), ``reward`` (per step), ``return`` and ``alive_steps`` (steps before termination).
     """
-    from pdlf_brian.evolution.config import TrainConfig
-    from pdlf_brian.protocols import problem_for_run
+    from pdlf_brian.protocols.control import control_problem_for_run
     from pdlf_brian.rundir import RunDir
 
     d = RunDir(run_dir)
     saved = d.config()
-    data = saved.to_dict()
-    if steps:
-        data["task"] = dict(data["task"], episode_steps=int(steps))
-    problem = problem_for_run(run_dir, TrainConfig.from_dict(data))
-    if problem.family.task_name != "direction":
+    problem = control_problem_for_run(run_dir, steps)
+    if problem is None or problem.family.task_name != "direction":
         raise SystemExit(f"{run_dir}: steering needs a direction family (ant_dir, swimmer_dir), "
                          f"not {saved.protocol!r}")
     n = problem.settings.episode_steps

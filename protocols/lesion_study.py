@@ -77,33 +77,23 @@ def _zero_action_score(config, eval_seed):
     return problem.heldout(np.zeros(problem.genome_size), eval_seed)["score"]
 
 
-def _control_problem(run_dir, episode_steps=None):
-    """A control run's problem, its episodes lengthened to ``episode_steps`` env steps when given."""
-    from pdlf_brian.evolution.config import TrainConfig
-    from pdlf_brian.protocols import problem_for_run
-    from pdlf_brian.rundir import RunDir
-
-    d = RunDir(run_dir)
-    data = d.config().to_dict()
-    if episode_steps:
-        data["task"] = dict(data["task"], episode_steps=int(episode_steps))
-    problem = problem_for_run(run_dir, TrainConfig.from_dict(data))
-    if not hasattr(problem, "rollout"):
-        raise SystemExit(f"{run_dir}: the temporary-lesion study needs a control run, not {data['protocol']!r}")
-    return d, problem
-
-
 def temporary(run_dirs, start, length, projections, episode_steps=None, episodes=None, eval_seed=20261125):
     """Reward per env step of every control run's genome with and without a temporary lesion.
 
     Each run plays ``episodes`` episodes per training task value (held-out reset seeds drawn from
     ``eval_seed``, the same with and without the lesion) of ``episode_steps`` env steps, on the
     evaluation device; the rewards are averaged over those episodes per step. Returns ``rewards`` and
-    ``intact`` (learner -> list of per-step curves, one per run), ``runs`` and the episode length.
+    ``intact`` (learner -> list of per-step curves, one per run) and ``runs``.
     """
-    rewards, intact, runs, lengths = {}, {}, [], set()
+    from pdlf_brian.protocols.control import control_problem_for_run
+    from pdlf_brian.rundir import RunDir
+
+    rewards, intact, runs = {}, {}, []
     for run_dir in run_dirs:
-        d, problem = _control_problem(run_dir, episode_steps)
+        d, problem = RunDir(run_dir), control_problem_for_run(run_dir, episode_steps)
+        if problem is None:
+            raise SystemExit(f"{run_dir}: the temporary-lesion study needs a control run, not "
+                             f"{d.config().protocol!r}")
         config = d.config()
         n_episodes = episodes or problem.settings.heldout_episodes
         values = [v for v in problem.task_values for _ in range(n_episodes)]
@@ -117,7 +107,6 @@ def temporary(run_dirs, start, length, projections, episode_steps=None, episodes
             per[name] = out["reward"].mean(axis=1)      # mean over task values and episodes, per env step
         rewards.setdefault(config.learner, []).append(per["lesioned"].tolist())
         intact.setdefault(config.learner, []).append(per["intact"].tolist())
-        lengths.add(problem.settings.episode_steps)
         runs.append({"run": os.path.basename(d.path), "learner": config.learner, "seed": config.seed,
                      "episode_steps": problem.settings.episode_steps, "episodes_per_value": n_episodes,
                      **_budget(d, config)})

@@ -16,11 +16,12 @@ import sys
 import numpy as np
 
 from pdlf_brian.interventions import TemporaryLesion
-from pdlf_brian.protocols.lesion_study import _control_problem
+from pdlf_brian.protocols.control import control_problem_for_run
+from pdlf_brian.rundir import RunDir
 
 rows = []
 for run in sys.argv[1:]:
-    d, problem = _control_problem(run, 1000)
+    d, problem = RunDir(run), control_problem_for_run(run, 1000)
     values = [v for v in problem.task_values for _ in range(4)]
     seeds = np.random.default_rng(20261125).integers(0, 2**31 - 1, size=len(values))   # the study's eval seed
     row = {"run": os.path.basename(run.rstrip("/")), "learner": d.config().learner}
