@@ -15,6 +15,8 @@ is not). Five measurements per row, each in its own process, one after the other
   compiled project (`pdlf_brian.compiled_env`), compiled once (``compile_s``, not in the rate) and re-run
   per evaluation; the warm-up is one whole evaluation (the episode length is compiled in). Its
   fitness, env steps and statistics equal the runtime loop's (``tests/test_compiled_loop.py``).
+  With ``--cuda`` (a GPU needed) also on ``device="cuda_standalone"``: the network on the GPU, the
+  physics on the host between its steps.
 * physics alone: the same ``BatchedTaskEnv(family, N, nthread=2, max_episode_steps=E)`` reset with the
   same task values, stepped E times with uniform random actions within the bounds (no network);
   rate = live env steps / wall time.
@@ -24,8 +26,10 @@ is not). Five measurements per row, each in its own process, one after the other
 
 * physics on the closed loop's actions: the numpy worker records the actions of one evaluation
   and times a fresh ``BatchedTaskEnv`` stepping them from the same seeds (same trajectories and
-  terminations), the fair physics share when Ant copies terminate early (the network still
-  simulates dead copies; the rates count live copies' env steps only).
+  terminations), the fair physics share when Ant copies terminate early (the rates count live
+  copies' env steps only). Every closed loop evaluates through ``problem.evaluate``, whose
+  network has live flags: a copy whose episode has ended costs no network time (runtime,
+  compiled and numpy alike).
 
 The best of ``--repeats`` (3) timed calls is kept (1 for P = 256). A profile worker breaks one
 P = 64 ant_dir closed-loop evaluation down (manual timers around the controller,
@@ -342,6 +346,8 @@ def main():
                         help="shorter episodes for the P = 256 rows (default: the same E)")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per measurement for P < 256 (best kept)")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--cuda", action="store_true",
+                        help="also the compiled loop on cuda_standalone (network on the GPU; needs one)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=os.path.join(HERE, "results", "closed_loop.json"))
     args = parser.parse_args()
@@ -349,6 +355,11 @@ def main():
         name, *rest = json.loads(args.worker)
         print(json.dumps(WORKERS[name](*rest)))
         return
+    if args.cuda:
+        from pdlf_brian.cuda import gpu_available
+
+        if not gpu_available():
+            raise SystemExit("--cuda: no GPU here (nvidia-smi -L lists none)")
     populations = args.populations or ([16] if args.quick else list(POPULATIONS))
     E = 50 if args.quick else args.episode_steps
     load_start = os.getloadavg()
@@ -379,6 +390,7 @@ def main():
             cpp = run_worker("closed", family, "cpp_standalone", P, E_P, sigma, repeats)
             if cpp["runs"][0]["env_steps"] != rt["runs"][0]["env_steps"]:
                 raise RuntimeError(f"compiled and runtime loops differ: {cpp['runs'][0]} vs {rt['runs'][0]}")
+            cuda = run_worker("closed", family, "cuda_standalone", P, E_P, sigma, repeats) if args.cuda else None
             replay = npy["physics_replay"]
             phys = run_worker("physics", family, P, E_P, repeats)
             gym = run_worker("gym", family, P, E_P)
@@ -399,6 +411,12 @@ def main():
                    "ratio_runtime_over_numpy": rt["steps_per_s"] / npy["steps_per_s"],
                    "details": {"closed_runtime": rt, "closed_numpy": npy, "closed_cpp": cpp, "physics": phys,
                                "gym_loop": gym}}
+            if cuda:
+                row.update(closed_cuda_steps_per_s=cuda["steps_per_s"],
+                           ratio_closed_cuda_over_physics=cuda["steps_per_s"] / phys["steps_per_s"])
+                row["details"]["closed_cuda"] = cuda
+                print(f"P={P} {family}: compiled on the GPU {cuda['steps_per_s']:.0f}/s "
+                      f"(compile {cuda['compile_s']:.0f} s)", flush=True)
             rows.append(row)
             print(f"P={P} {family}: runtime {rt['steps_per_s']:.0f}/s  numpy {npy['steps_per_s']:.0f}/s  "
                   f"compiled {cpp['steps_per_s']:.0f}/s (compile {cpp['compile_s']:.0f} s)  "
@@ -486,9 +504,9 @@ def main():
                               "them from the same seeds (identical trajectories and terminations, checked by the "
                               "live step count); the fair physics share when copies terminate (Ant falling)",
             "live_fraction": "env steps counted / (N x E); copies that terminate stop counting steps and are no "
-                             "longer stepped by the physics, but the network still simulates every copy for "
-                             "E + 1 steps, so with a low live fraction the closed loop pays network time for "
-                             "dead copies ('copy-steps/s' = N x E / wall)",
+                             "longer stepped by the physics; the training networks of every closed loop (runtime, "
+                             "numpy, compiled) have live flags, so a copy's network is idle from the step its "
+                             "episode ends ('copy-steps/s' = N x E / wall)",
             "processes": "every measurement in its own process, one after the other",
         },
         "spike_check": spike_checks,

@@ -1,7 +1,7 @@
-"""The control closed loop compiled into a cpp_standalone project: no Python during an episode.
+"""The control closed loop compiled into a standalone project (C++ or CUDA): no Python during an episode.
 
-``CompiledEnvironment(family, ...)`` is handed to a `PopulationNetwork` built for ``cpp_standalone``
-(``PopulationNetwork(..., device="cpp_standalone", environment=env)``, or through
+``CompiledEnvironment(family, ...)`` is handed to a `PopulationNetwork` built for ``cpp_standalone`` or
+``cuda_standalone`` (``PopulationNetwork(..., device="cpp_standalone", environment=env)``, or through
 `pdlf_brian.engine.make_network`). It compiles a small C-ABI shared library (``libpdlf_env.so``, C++17,
 linked against the ``libmujoco.so.<version>`` of the ``mujoco`` wheel, physics on ``mjbatch.h``, the C
 side of ``mujoco.batch.Batch``) into the project directory and wires it into the project:
@@ -21,6 +21,12 @@ side of ``mujoco.batch.Batch``) into the project directory and wires it into the
   new observation, normalised with the frozen statistics, becomes ``x``; for t+1 >= n_steps (the flush
   step) ``x = 0``. Nothing reads ``x`` between the end of one step and the start of the next, so the
   network sees exactly the inputs of `protocols.control.ControlProblem.rollout`.
+
+On ``cuda_standalone`` the network runs on the GPU and the library on the host, on Brian2's host copies
+of the arrays: the host function first copies the readout ``a`` from the GPU, steps the environments,
+then copies ``x`` and ``x_prev`` back (with ``record_steps`` also what the monitors record). Returns,
+flags and statistics go to the GPU once, after the run, where Brian2 reads its results from. The
+library is compiled by the host compiler behind a C ABI, so nvcc never sees MuJoCo's headers.
 
 Everything that changes between episodes travels through ``run_args``: the model file path (char
 codes of an integer array), the initial ``qpos`` / ``qvel`` of every copy (drawn in Python by
@@ -50,6 +56,8 @@ from pdlf_brian.errors import ConfigError
 
 #: family -> (code in the C library, qpos columns left out of the observation)
 FAMILIES = {"halfcheetah_vel": (0, 1), "ant_dir": (1, 2)}
+#: the standalone devices whose projects the loop is compiled into
+DEVICES = ("cpp_standalone", "cuda_standalone")
 PATH_LENGTH = 4096
 _PARAMS = ("family", "n", "nthread", "frame_skip", "max_steps", "dt", "ctrl_cost", "healthy_reward",
            "z_lo", "z_hi", "terminate", "action_map", "n_steps", "qpos_skip", "failed", "unused")
@@ -69,8 +77,8 @@ void pdlf_env_begin(const int32_t* path, int path_len, double* params, int n_par
                     const double* lo, const double* hi, const double* mode, const double* readout,
                     double* x, double* x_prev, double* ret, double* reward, double* terminated,
                     double* steps, double* action, int n_stats, double* stat_count, double* stat_mean,
-                    double* stat_m2);
-void pdlf_env_tick(long timestep);
+                    double* stat_m2, double* live);
+int pdlf_env_tick(long timestep);
 void pdlf_env_end(void);
 #ifdef __cplusplus
 }
@@ -104,6 +112,7 @@ struct Env {
   mjtNum *qpos = nullptr, *qvel = nullptr, *ctrl = nullptr;  // components of the first state row
   const double *task, *tcos, *tsin, *mean, *stdv, *lo, *hi, *mode, *readout;
   double *params, *x, *x_prev, *ret, *reward, *terminated, *steps, *action;
+  double* live = nullptr;  // the network's live flag per copy (PopulationNetwork live_flags), or null
   int n_stats = 0;  // leading observation columns with statistics (RunningNorm.n_norm)
   long stat_n = 0;
   double *stat_count, *stat_mean, *stat_m2;
@@ -224,7 +233,7 @@ extern "C" void pdlf_env_begin(const int32_t* path, int path_len, double* params
                                const double* stdv, const double* lo, const double* hi, const double* mode,
                                const double* readout, double* x, double* x_prev, double* ret, double* reward,
                                double* terminated, double* steps, double* action, int n_stats,
-                               double* stat_count, double* stat_mean, double* stat_m2) {
+                               double* stat_count, double* stat_mean, double* stat_m2, double* live) {
   if (n_params < P_NPARAMS_USED) fail("too few parameters");
   std::string file;
   for (int k = 0; k < path_len && path[k]; k++) file.push_back((char)path[k]);
@@ -252,7 +261,7 @@ extern "C" void pdlf_env_begin(const int32_t* path, int path_len, double* params
   if (nq - E.qskip + nv + 1 != obs_dim) fail("observation width does not match the model");
   E.task = task; E.tcos = task_cos; E.tsin = task_sin; E.mean = mean; E.stdv = stdv; E.lo = lo; E.hi = hi;
   E.mode = mode; E.readout = readout; E.x = x; E.x_prev = x_prev; E.ret = ret; E.reward = reward;
-  E.terminated = terminated; E.steps = steps; E.action = action;
+  E.terminated = terminated; E.steps = steps; E.action = action; E.live = live;
   if (n_stats < 0 || n_stats > obs_dim) fail("statistics width out of range");
   E.n_stats = n_stats; E.stat_count = stat_count; E.stat_mean = stat_mean; E.stat_m2 = stat_m2; E.stat_n = 0;
   for (int j = 0; j < n_stats; j++) { stat_count[j] = 0.0; stat_mean[j] = 0.0; stat_m2[j] = 0.0; }
@@ -288,13 +297,14 @@ extern "C" void pdlf_env_begin(const int32_t* path, int path_len, double* params
   write_inputs();
 }
 
-extern "C" void pdlf_env_tick(long timestep) {
+// returns 1 when a copy's episode ended in this step (and its live flag was cleared), else 0
+extern "C" int pdlf_env_tick(long timestep) {
   const long s = timestep + 1;  // the network step whose input this computes
   const size_t nx = (size_t)E.n * E.obs_dim;
   for (size_t k = 0; k < nx; k++) E.x_prev[k] = E.x[k];
   if (s >= E.n_steps) {  // the flush step (and beyond): no input
     for (size_t k = 0; k < nx; k++) E.x[k] = 0.0;
-    return;
+    return 0;
   }
   const int nu = E.nu;
   const mjtNum* range = E.m->actuator_ctrlrange;
@@ -354,6 +364,16 @@ extern "C" void pdlf_env_tick(long timestep) {
   }
   for (int i = 0; i < E.n; i++) E.ret[i] += E.reward[i];
   write_inputs();
+  int ended = 0;
+  if (E.live) {  // a copy no longer stepped (terminated or truncated) needs no network from now on
+    for (int i : E.ids) {
+      if (E.terminated[i] != 0.0 || E.steps[i] >= (double)E.max_steps) {
+        E.live[i] = 0.0;
+        ended = 1;
+      }
+    }
+  }
+  return ended;
 }
 
 extern "C" void pdlf_env_end(void) {
@@ -405,7 +425,7 @@ def build_library(directory, compiler="g++"):
 
 
 class CompiledEnvironment:
-    """A task family's batched environment stepped from compiled code inside a cpp_standalone project.
+    """A task family's batched environment stepped from compiled code inside a standalone project.
 
     Parameters
     ----------
@@ -454,9 +474,9 @@ class CompiledEnvironment:
         if self.net is not None:
             raise ConfigError("environment: this CompiledEnvironment already belongs to a network; make one "
                               "per network")
-        if net.device != "cpp_standalone":
-            raise ConfigError(f"environment: a CompiledEnvironment runs inside a cpp_standalone project, not on "
-                              f"device {net.device!r} (the runtime device takes a Python controller)")
+        if net.device not in DEVICES:
+            raise ConfigError(f"environment: a CompiledEnvironment runs inside a project of {list(DEVICES)}, not "
+                              f"on device {net.device!r} (the runtime device takes a Python controller)")
         if net.float_dtype != "float64":
             raise ConfigError("environment: a CompiledEnvironment needs float_dtype='float64'")
         fam = self.family
@@ -528,11 +548,35 @@ class CompiledEnvironment:
                  f"{arr(net._out, 'a')}, {arr(net._inp, 'x')}, {arr(net._inp, 'x_prev')}, "
                  + ", ".join(arr(g["copy"], v) for v in ("ret", "reward", "terminated", "steps"))
                  + f", {action}, {self.n_stats}, "
-                 + ", ".join(arr(g["stats"], v) for v in ("count", "mean", "m2")) + ");")
-        tick = (f"{net.net.name}.add(&{b2.defaultclock.name}, "
-                f"[]() {{ pdlf_env_tick((long){timestep}[0]); }});")
+                 + ", ".join(arr(g["stats"], v) for v in ("count", "mean", "m2"))
+                 + f", {arr(net._live, 'live') if net.live_flags else 'NULL'});")
+        if net.device == "cuda_standalone":
+            # the library works on the host arrays; the network's kernels read and write the device copies
+            def copy(group, var, n, to_device=True):
+                host, dev = arr(group, var), "dev" + arr(group, var)
+                dst, src, kind = (dev, host, "HostToDevice") if to_device else (host, dev, "DeviceToHost")
+                return f"CUDA_SAFE_CALL(cudaMemcpy({dst}, {src}, sizeof(double)*{n}, cudaMemcpy{kind}));"
+
+            inputs = [copy(net._inp, v, C * fam.obs_dim) for v in ("x", "x_prev")]
+            per_copy = [copy(g["copy"], v, C) for v in ("ret", "reward", "terminated", "steps")]
+            actions = [copy(g["action"], "value", C * self.nu)] if "action" in g else []
+            stats = [copy(g["stats"], v, self.n_stats) for v in ("count", "mean", "m2")] if self.n_stats else []
+            # each step only the actions come to the host and the inputs go back (with record_steps also
+            # what the monitors record); the rest goes to the device once, for Brian2 to write it out
+            recorded = per_copy + actions if self.record_steps else []
+            live = (f"if (ended) {copy(net._live, 'live', C)}",) if net.live_flags else ()
+            body = " ".join([copy(net._out, "a", C * self.nu, to_device=False),
+                             f"const int ended = pdlf_env_tick((long){timestep}[0]); (void)ended;"]
+                            + inputs + recorded + list(live))
+            tick = f"{net.net.name}.add(&{b2.defaultclock.name}, []() {{ {body} }});"
+            begin = "\n".join([begin] + inputs + per_copy)
+            end = "\n".join(per_copy + actions + stats + ["pdlf_env_end();"])
+        else:
+            tick = (f"{net.net.name}.add(&{b2.defaultclock.name}, "
+                    f"[]() {{ pdlf_env_tick((long){timestep}[0]); }});")
+            end = "pdlf_env_end();"
         device.insert_code("before_network_run", tick + "\n" + begin)
-        device.insert_code("after_network_run", "pdlf_env_end();")
+        device.insert_code("after_network_run", end)
 
     # -- episodes ---------------------------------------------------------------------------------
     def _environments(self, n):

@@ -31,7 +31,10 @@ DEVICES = {
                                  "never through a Python controller",
                                  compiled_closed_loop=True),
     "cuda_standalone": DeviceInfo("cuda_standalone", "brian2", True, False,
-                                  "CUDA standalone through brian2cuda (open loop; needs a GPU to run)"),
+                                  "CUDA standalone through brian2cuda (needs a GPU to run); closed loop only "
+                                  "through the compiled environment, stepped on the host between GPU steps "
+                                  "(halfcheetah_vel, ant_dir), never through a Python controller",
+                                  compiled_closed_loop=True),
 }
 
 

@@ -56,15 +56,17 @@ def make_network(shape, synapse, *, n_individuals, batch=1, device="runtime", n_
         Objects from `pdlf_brian.interventions`.
     neuron : NeuronModel
     **device_options
-        Brian2 devices only: ``directory``, ``threads``, ``float_dtype``, ``cuda_options``.
+        ``live_flags`` (any device; see `PopulationNetwork`); Brian2 devices only: ``directory``,
+        ``threads``, ``float_dtype``, ``cuda_options``, ``environment``.
     """
     info = devices.device_info(device)
     if info.engine == "numpy":
+        live_flags = device_options.pop("live_flags", False)
         if device_options:
             raise ConfigError(f"make_network: options {sorted(device_options)} do not apply to device 'numpy'")
         return NumpyNetwork(shape, synapse, n_individuals=n_individuals, batch=batch, n_steps=n_steps,
                             record=record, record_weights=record_weights, interventions=interventions,
-                            neuron=neuron)
+                            neuron=neuron, live_flags=live_flags)
     from pdlf_brian.network import PopulationNetwork
 
     return PopulationNetwork(shape, n_individuals, synapse=synapse, batch=batch, neuron=neuron, device=device,
@@ -79,7 +81,7 @@ class NumpyNetwork:
     compile_seconds = None
 
     def __init__(self, shape, synapse, *, n_individuals, batch=1, n_steps=None, record=("output",),
-                 record_weights=False, interventions=(), neuron=TERNARY_LIF):
+                 record_weights=False, interventions=(), neuron=TERNARY_LIF, live_flags=False):
         check_population(shape, n_individuals, batch, record)
         self.shape = shape
         self.synapse = check_synapse(synapse)
@@ -91,6 +93,13 @@ class NumpyNetwork:
         self.interventions = interventions_mod.check_all(interventions, shape, n_steps)
         self.reference = ReferenceNetwork(shape, self.synapse, neuron)
         self.layout = self.reference.layout
+        self.live_flags = bool(live_flags)
+
+    def set_live(self, live):
+        """Stop simulating the copies whose episode has ended (see `PopulationNetwork` ``live_flags``)."""
+        if not self.live_flags:
+            raise ConfigError("set_live: this network was built without live_flags=True")
+        self.reference.set_live(live)
 
     @property
     def genome_size(self):

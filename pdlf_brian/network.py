@@ -141,8 +141,14 @@ class PopulationNetwork:
     cuda_options : dict, optional
         Passed to `pdlf_brian.cuda.configure_brian2cuda`.
     environment : `pdlf_brian.compiled_env.CompiledEnvironment`, optional
-        cpp_standalone only: the closed loop compiled into the project (no Python per step); run
+        Standalone devices only: the closed loop compiled into the project (no Python per step); run
         episodes with ``run(genomes, controller=environment.episode(...))``.
+    live_flags : bool
+        Give every copy a live flag (1 at the start of each episode). While a copy's flag is 0 its
+        synaptic passes are skipped: no plasticity, no input, a readout of 0, no synaptic work. A closed
+        loop clears it when the copy's episode has ended (`set_live` on the runtime device; the compiled
+        environment does it itself), so a fallen Ant costs no network time. What the copy did while it
+        was live is unchanged.
 
     Most code builds it through `pdlf_brian.engine.make_network`, which also offers the NumPy
     reference behind the same interface.
@@ -150,7 +156,7 @@ class PopulationNetwork:
 
     def __init__(self, shape, n_individuals, *, synapse, batch=1, neuron=TERNARY_LIF, device="runtime",
                  n_steps=None, record=("output",), record_weights=False, interventions=(), directory=None,
-                 threads=0, float_dtype="float64", cuda_options=None, environment=None):
+                 threads=0, float_dtype="float64", cuda_options=None, environment=None, live_flags=False):
         check_population(shape, n_individuals, batch, record)
         self.info = devices.device_info(device)
         if self.info.standalone and (not isinstance(n_steps, (int, np.integer)) or n_steps < 1):
@@ -178,6 +184,7 @@ class PopulationNetwork:
         self.windows = interventions_mod.lesion_windows(self.interventions)
         self.float_dtype = float_dtype
         self.environment = environment     # a CompiledEnvironment (checked when it attaches) or None
+        self.live_flags = bool(live_flags)
         if self.info.standalone:
             directory = directory or tempfile.mkdtemp(prefix=f"pdlf_{device}_")
             self.directory = os.path.abspath(directory)
@@ -206,10 +213,12 @@ class PopulationNetwork:
         if self.info.standalone and self.environment is None:
             self._stimulus = b2.TimedArray(np.zeros((self.n_steps + 1, C * sh.n_in)), dt=DT, name="stimulus")
             namespace["stimulus"] = self._stimulus
-        self._inp = b2.NeuronGroup(C * sh.n_in, "x : 1\nx_prev : 1", events={"step": "True"},
+        # the always-true event that drives the synaptic passes; with live flags, true for live copies only
+        linked, step = ("\nlive : 1 (linked)", "live > 0") if self.live_flags else ("", "True")
+        self._inp = b2.NeuronGroup(C * sh.n_in, "x : 1\nx_prev : 1" + linked, events={"step": step},
                                    namespace=namespace, name="inputs")
         hidden_eqs = b2.Equations(self.neuron.equations) + b2.Equations(
-            "I : 1\nh_prev : 1\n" + "".join(f"acc_{p} : 1\nmx_{p} : 1\n" for p in ("in", "rec")))
+            "I : 1\nh_prev : 1\n" + "".join(f"acc_{p} : 1\nmx_{p} : 1\n" for p in ("in", "rec")) + linked)
         hidden_keep = [p for p in ("in", "rec") if p in self.windows]
         if len(self.blocked) or hidden_keep:
             hidden_eqs += b2.Equations(("alive : 1 (constant)\n" if len(self.blocked) else "")
@@ -220,7 +229,7 @@ class PopulationNetwork:
             # to the copy's freshly reduced scale.
             hidden_eqs += b2.Equations("minv_in : 1\nminv_rec : 1\nscale_in : 1 (linked)\n"
                                        "scale_rec : 1 (linked)")
-        self._hid = b2.NeuronGroup(C * H, hidden_eqs, events={"step": "True"},
+        self._hid = b2.NeuronGroup(C * H, hidden_eqs, events={"step": step},
                                    namespace=dict(self.neuron.parameters, **self._lesion_arrays(hidden_keep)),
                                    name="hidden")
         if len(self.blocked):
@@ -232,13 +241,19 @@ class PopulationNetwork:
         # y_out = tanh(a): the readout's activity for the rule, computed once per neuron, not per synapse
         out_eqs = "a : 1\nacc_out : 1\nmx_out : 1\ny_out : 1\n" + (
             "minv_out : 1\nscale_out : 1 (linked)\n" if plastic else "") + (
-            "keep_out : 1\n" if "out" in self.windows else "")
-        self._out = b2.NeuronGroup(C * sh.n_out, out_eqs, events={"step": "True"},
+            "keep_out : 1\n" if "out" in self.windows else "") + linked
+        self._out = b2.NeuronGroup(C * sh.n_out, out_eqs, events={"step": step},
                                    namespace=self._lesion_arrays(["out"] if "out" in self.windows else []),
                                    name="output")
         if "out" in self.windows:
             self._out.keep_out = 1.0
         objects = [self._inp, self._hid, self._out]
+        if self.live_flags:
+            self._live = b2.NeuronGroup(C, "live : 1", name="copy_live")
+            self._live.live = 1.0
+            for group, width in ((self._inp, sh.n_in), (self._hid, H), (self._out, sh.n_out)):
+                group.live = b2.linked_var(self._live, "live", index=np.repeat(np.arange(C), width))
+            objects.append(self._live)
 
         if plastic:
             self._scale = b2.NeuronGroup(C, "m_in : 1\nm_rec : 1\nm_out : 1", name="scale")
@@ -435,7 +450,7 @@ class PopulationNetwork:
         controller : callable, optional
             Closed loop (runtime device only): ``controller(step, output)`` gets the readout of the
             previous step, shape (P, B, n_out) (zeros at step 0), and returns the input of this step,
-            shape (P, B, n_in). A network built with ``environment=`` (cpp_standalone) takes only
+            shape (P, B, n_in). A network built with ``environment=`` (standalone) takes only
             ``controller=environment.episode(seeds, task_values, norm)`` (a `CompiledEpisode`, whose
             ``result`` holds the returns and terminations after the run).
         n_steps : int, optional
@@ -493,6 +508,20 @@ class PopulationNetwork:
         self._device.delete(code=False, data=False, run_args=True, directory=False, force=True)
         episode.collect()
         return self._collect(self.n_steps, final_weights)
+
+    def set_live(self, live):
+        """Set the copies' live flags (runtime device, during a closed-loop run; see ``live_flags``).
+
+        ``live`` has one entry per copy (P x B, copy p*B + b), True while the copy's episode goes on.
+        """
+        if not self.live_flags:
+            raise ConfigError("set_live: this network was built without live_flags=True")
+        if self.info.standalone:
+            raise ConfigError("set_live: a standalone project's live flags are set by its compiled environment")
+        live = np.asarray(live).ravel()
+        if live.size != self.n_copies:
+            raise ConfigError(f"set_live: expected {self.n_copies} flags (one per copy), got {live.size}")
+        self._live.variables["live"].get_value()[:] = live.astype(np.float64)
 
     def _closed_loop_feed(self, controller, T):
         a = self._out.variables["a"].get_value

@@ -70,6 +70,42 @@ class ReferenceNetwork:
         zeros = np.zeros((self.n_copies, self.shape.n_hidden), self.dtype)
         self.state = {var: zeros.copy() for var in self.neuron.state_variables}
         self.output = np.zeros((self.n_copies, self.shape.n_out), self.dtype)
+        self.rows = None            # the copies still simulated (all while None), see `set_live`
+        self.ended_W = {}           # weights of the copies that ended, as they were then
+
+    def set_live(self, live):
+        """Stop simulating the copies whose flag in ``live`` (one per copy) is False, from the next step on.
+
+        The closed loop clears a copy's flag when its episode has ended (a fallen Ant): from then on
+        the copy costs nothing, reads out 0 and records zeros; its final weights are those it had
+        when it ended. Everything before is unchanged. A flag, once cleared, stays cleared until
+        the next episode. The arrays of the live copies are compacted, so that every step works on
+        them alone.
+        """
+        live = np.asarray(live, dtype=bool).ravel()
+        if live.size != self.n_copies:
+            raise ConfigError(f"set_live: expected {self.n_copies} flags (one per copy), got {live.size}")
+        rows = np.arange(self.n_copies) if self.rows is None else self.rows
+        if live[np.setdiff1d(np.arange(self.n_copies), rows)].any():
+            raise ConfigError("set_live: a copy that has ended cannot come back within an episode")
+        keep = live[rows]
+        if keep.all():
+            return
+        for proj, W in self.W.items():
+            self.ended_W.setdefault(proj, np.zeros((self.n_copies,) + W.shape[1:], self.dtype))[rows[~keep]] = W[~keep]
+        self.rows = rows[keep]
+        for store in (self.W, self.genome_W, self.state, self.scales):
+            for key in store:
+                store[key] = store[key][keep]
+        self.params = {proj: {var: v[keep] for var, v in params.items()} for proj, params in self.params.items()}
+
+    def _full(self, arr, fill=0.0):
+        """``arr`` over the simulated copies -> over every copy (``fill`` for the ended ones)."""
+        if self.rows is None:
+            return arr
+        full = np.full((self.n_copies,) + arr.shape[1:], fill, arr.dtype)
+        full[self.rows] = arr
+        return full
 
     def set_lesions(self, interventions=()):
         """Dense lesion masks from ``interventions`` (kept until the next call; none by default).
@@ -116,8 +152,11 @@ class ReferenceNetwork:
     def step(self, x, t=None):
         """Advance one step with input ``x`` (copies, n_in); returns the readout (copies, n_out).
 
-        ``t`` (the step's index) is needed only with temporary lesions (`set_lesions`).
+        ``t`` (the step's index) is needed only with temporary lesions (`set_lesions`). After `set_live`
+        ``x`` still has every copy; the ended ones' readouts are 0.
         """
+        if self.rows is not None:
+            x = x[self.rows]
         st = self.state
         keep = {proj: 0.0 for proj, steps in self.windows.items() if t in steps}
         for proj in self.windows:
@@ -144,7 +183,7 @@ class ReferenceNetwork:
                 self._plasticity("rec", st["h"], st["h"], keep)
             self._plasticity("out", st["h"], np.tanh(a), keep)
         self.output = a
-        return a
+        return self._full(a)
 
     # -- whole runs ----------------------------------------------------------------------
     def reset_state(self):
@@ -212,13 +251,13 @@ class ReferenceNetwork:
             a = self.step(x, t)
             previous = a.reshape(P, batch, self.shape.n_out)
             for k in record:
-                out[k].append(a if k == "output" else self.state[names[k]].copy())
+                out[k].append(a if k == "output" else self._full(self.state[names[k]]).copy())
             if record_scale:
                 for p in scales:
-                    scales[p].append(self.scales[p].copy())
+                    scales[p].append(self._full(self.scales[p], 1.0).copy())
             if record_weights:
                 for p in history:
-                    history[p].append(self.W[p].copy())
+                    history[p].append(self._full(self.W[p]).copy())
 
         def shaped(arr, last):
             return np.asarray(arr).reshape(T, P, batch, *last)
@@ -228,7 +267,11 @@ class ReferenceNetwork:
         for k in ("spikes", "trace", "voltage"):
             if k in out:
                 setattr(rec, k, shaped(out[k], (self.shape.n_hidden,)))
-        rec.weights = {p: self.W[p].reshape(P, batch, *self.W[p].shape[1:]).copy() for p in self.W}
+        weights = {p: self._full(W) for p, W in self.W.items()}
+        for p, W in self.ended_W.items():
+            ended = np.setdiff1d(np.arange(C), self.rows)
+            weights[p][ended] = W[ended]
+        rec.weights = {p: W.reshape(P, batch, *W.shape[1:]).copy() for p, W in weights.items()}
         if record_scale:
             rec.scale = {p: np.asarray(v).reshape(T, P, batch) for p, v in scales.items()}
         if record_weights:

@@ -28,14 +28,16 @@ falling) end as Gymnasium defines them: the copy stops, earns nothing more, and 
 counted only while it was alive.
 
 Devices: ``numpy`` and ``runtime`` run the closed loop above (a Python controller per network step).
-``cpp_standalone`` trains ``halfcheetah_vel`` and ``ant_dir`` (every ``task`` setting) with the loop
-compiled into the project (`pdlf_brian.compiled_env.CompiledEnvironment`: MuJoCo stepped from C, no
-Python during an episode): `evaluate` re-runs one project, compiled once per process, with each
+``cpp_standalone`` and ``cuda_standalone`` train ``halfcheetah_vel`` and ``ant_dir`` (every ``task``
+setting) with the loop compiled into the project (`pdlf_brian.compiled_env.CompiledEnvironment`: MuJoCo
+stepped from C, no Python during an episode; on CUDA the network runs on the GPU and the physics on the
+host between its steps): `evaluate` re-runs one project, compiled once per process, with each
 generation's genomes, seeds and frozen statistics, and returns the same fitness, env steps and
-observation statistics as the runtime device (``tests/test_compiled_loop.py``; ``tanh`` actions agree
-to rounding). Held-out and final evaluations (`heldout`, `final_report`) run on the runtime device
-(`pdlf_brian.devices.evaluation_device`). Other families on ``cpp_standalone``, and
-``cuda_standalone``, are refused with an error naming the devices that can run them.
+observation statistics as the runtime device (``tests/test_compiled_loop.py``,
+``tests/test_cuda_closed_loop.py`` where a GPU is present; ``tanh`` actions agree to rounding).
+Held-out and final evaluations (`heldout`, `final_report`) run on the runtime device
+(`pdlf_brian.devices.evaluation_device`). Other families on a standalone device are refused with an
+error naming the devices that can run them.
 """
 from dataclasses import dataclass
 
@@ -116,7 +118,7 @@ class ControlProblem(Problem):
 
     @property
     def compiled(self):
-        """True when training runs the closed loop compiled into a standalone project (cpp_standalone)."""
+        """True when training runs the closed loop compiled into a standalone project."""
         from pdlf_brian.devices import device_info
 
         return device_info(self.config.device).compiled_closed_loop
@@ -139,16 +141,21 @@ class ControlProblem(Problem):
                               f"{self.family.name!r}; allowed devices for {self.family.name!r} are {python}")
 
     def build(self, n_individuals):
-        """The training network; on cpp_standalone with the closed loop compiled in (`CompiledEnvironment`)."""
+        """The training network; on a standalone device with the closed loop compiled in (`CompiledEnvironment`).
+
+        It gets live flags: a copy whose episode has ended (a fallen Ant) costs no network work for the
+        rest of the episode. Fitness, env steps and statistics do not change.
+        """
         if not self.compiled:
-            return super().build(n_individuals)
+            return self.make(n_individuals, self.batch, live_flags=True)
         from pdlf_brian.compiled_env import CompiledEnvironment
 
         s = self.settings
         env = CompiledEnvironment(self.family.name, max_episode_steps=s.episode_steps, nthread=s.nthread,
                                   action_map=s.action_map, task_input=s.task_input)
         # the network's code objects share the physics' threads (OpenMP); 1 thread: no OpenMP at all
-        return self.make(n_individuals, self.batch, environment=env, threads=s.nthread if s.nthread > 1 else 0)
+        return self.make(n_individuals, self.batch, environment=env, threads=s.nthread if s.nthread > 1 else 0,
+                         live_flags=True)
 
     # -- state -------------------------------------------------------------------------------
     def state(self):
@@ -182,7 +189,7 @@ class ControlProblem(Problem):
     def rollout(self, net, genomes, task_values, seeds, *, schedule=None, collect_stats=False,
                 record_steps=False):
         """Run one closed-loop episode of ``net`` on every copy (the Python loop: numpy and runtime
-        networks; `evaluate` on cpp_standalone runs the compiled one instead).
+        networks; `evaluate` on a standalone device runs the compiled one instead).
 
         Parameters
         ----------
@@ -224,6 +231,8 @@ class ControlProblem(Problem):
                 action = self.actions(output.reshape(P * B, -1), env)
                 live = ~env.done
                 obs, reward, _, _, info = env.step(action)
+                if getattr(net, "live_flags", False):
+                    net.set_live(~env.done)      # ended copies need no network from this step on
                 returns[:] += reward
                 if collect_stats:
                     stats.update(obs, live)

@@ -29,10 +29,10 @@ def control_problem(family, learner):
     return problem
 
 
-def compiled_network(problem, directory, batch, **env_options):
+def compiled_network(problem, directory, batch, live_flags=False, **env_options):
     env = CompiledEnvironment(problem.family.name, record_steps=True, **env_options)
     net = make_network(problem.shape, problem.synapse, n_individuals=P, batch=batch, device="cpp_standalone",
-                       n_steps=problem.n_steps, directory=str(directory), environment=env)
+                       n_steps=problem.n_steps, directory=str(directory), environment=env, live_flags=live_flags)
     return env, net
 
 
@@ -97,19 +97,40 @@ def test_compiled_closed_loop_equals_the_runtime_closed_loop(tmp_path, family, l
         assert compiled["terminated"].any(), "no copy terminated: the termination path is not exercised"
 
 
+def test_compiled_live_flags_idle_ended_copies_as_the_runtime_loop_does(tmp_path):
+    from test_control import ended_copies_skipped_equal
+
+    problem = control_problem("ant_dir", "plastic")
+    env, net = compiled_network(problem, tmp_path, batch=3, live_flags=True)
+    genomes = np.random.default_rng(1).normal(0, 0.5, (P, problem.genome_size))
+    values, seeds = list(problem.task_values[:3]), [5, 6, 7]
+    compiled = env.rollout(genomes, values, seeds, norm=problem.norm)
+    runs = {}
+    for live_flags in (False, True):
+        runs[live_flags] = problem.rollout(problem.make(P, 3, live_flags=live_flags), genomes, values, seeds,
+                                           collect_stats=True, record_steps=True)
+        runs[live_flags]["steps"] = problem.environments(P * 3).steps.reshape(P, 3).copy()
+    # the same idle copies as the runtime loop with live flags, step for step
+    assert_same_episode(problem, compiled, runs[True])
+    np.testing.assert_allclose(compiled["recording"].output, runs[True]["recording"].output, rtol=1e-9, atol=1e-12)
+    # and, against the loop that simulates every copy to the end, the same episode
+    ended_copies_skipped_equal(runs[False], dict(compiled, steps=compiled["steps"]))
+
+
 def test_python_controllers_stay_refused_on_standalone_devices():
     from pdlf_brian.devices import DEVICES, check_closed_loop
 
-    with pytest.raises(DeviceError, match="cannot run Python code during a simulation.*CompiledEnvironment"):
-        check_closed_loop("cpp_standalone")
-    assert DEVICES["cpp_standalone"].compiled_closed_loop and not DEVICES["cpp_standalone"].closed_loop
+    for device in ("cpp_standalone", "cuda_standalone"):
+        with pytest.raises(DeviceError, match="cannot run Python code during a simulation.*CompiledEnvironment"):
+            check_closed_loop(device)
+        assert DEVICES[device].compiled_closed_loop and not DEVICES[device].closed_loop
 
 
 def test_bad_compiled_environment():
     problem = control_problem("halfcheetah_vel", "weights")
     with pytest.raises(ConfigError, match=r"supports \['halfcheetah_vel', 'ant_dir'\], got 'hopper_vel'"):
         CompiledEnvironment("hopper_vel")
-    with pytest.raises(ConfigError, match="runs inside a cpp_standalone project, not on device 'runtime'"):
+    with pytest.raises(ConfigError, match=r"runs inside a project of \['cpp_standalone', 'cuda_standalone'\], not on device 'runtime'"):
         make_network(problem.shape, problem.synapse, n_individuals=P, device="runtime",
                      environment=CompiledEnvironment("halfcheetah_vel"))
     with pytest.raises(ConfigError, match="ant_dir needs n_in=28"):
@@ -206,8 +227,9 @@ def test_control_settings_the_compiled_loop_cannot_run():
                 rf".*\['halfcheetah_vel', 'ant_dir'\] only, not '{family}'; allowed devices for '{family}' "
                 rf"are \['numpy', 'runtime'\]")):
             problem_for(protocol_config(family, "plastic", "cpp_standalone"))
-    with pytest.raises(DeviceError, match="'cuda_standalone' cannot run Python code during a simulation"):
-        problem_for(protocol_config("halfcheetah_vel", "plastic", "cuda_standalone"))
+    with pytest.raises(ConfigError, match="'cuda_standalone' runs the control loop compiled .* not 'hopper_vel'"):
+        problem_for(protocol_config("hopper_vel", "plastic", "cuda_standalone"))
+    assert problem_for(protocol_config("halfcheetah_vel", "plastic", "cuda_standalone")).compiled
     # the other task settings are accepted (recurrent and tanh run compiled: the slow case above)
     problem_for(protocol_config("ant_dir", "weights", "cpp_standalone", action_map="tanh", recurrent=True,
                                 episodes=2, task_input=False, values=[0.5, 1.0], nthread=0))

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from pdlf_brian.errors import ConfigError, DeviceError
+from pdlf_brian.errors import ConfigError
 from pdlf_brian.evolution.config import TrainConfig
 from pdlf_brian.evolution.trainer import Trainer
 from pdlf_brian.models import TERNARY_LIF
@@ -43,6 +43,62 @@ def test_closed_loop_actions_equal_the_reference_fed_the_same_observations(famil
     np.testing.assert_allclose(out["action"], want, rtol=1e-9, atol=1e-12)
     # the task value reaches the network unnormalised, as the last input
     np.testing.assert_array_equal(inputs[0, 0, :, -1], values)
+
+
+def ended_copies_skipped_equal(full, lean):
+    """Live flags change nothing the episode produced, and idle a copy's network once it has ended."""
+    np.testing.assert_array_equal(lean["returns"], full["returns"])
+    assert lean["env_steps"] == full["env_steps"]
+    for part, whole in zip(lean["stats"], full["stats"]):
+        np.testing.assert_array_equal(part, whole)
+    steps = full["steps"].ravel()                    # env steps of each copy (P x B)
+    T = full["recording"].output.shape[0]
+    P, B = full["returns"].shape
+    lean_out = lean["recording"].output.reshape(T, P * B, -1)
+    full_out = full["recording"].output.reshape(T, P * B, -1)
+    for c, k in enumerate(steps):
+        # the readout of steps 0..k-1 drove env steps 1..k; from step k on the copy's network is idle
+        np.testing.assert_array_equal(lean_out[:k, c], full_out[:k, c])
+        assert not lean_out[k:, c].any()
+    assert (steps < T - 1).any(), "no copy ended early: the skipping is not exercised"
+
+
+@pytest.mark.runtime
+@pytest.mark.parametrize("learner", ["plastic", "weights"])
+def test_live_flags_idle_ended_copies_without_changing_the_episode(learner, monkeypatch):
+    problem = problem_for(config("ant_dir", device="runtime", learner=learner,
+                                 task=dict(TASK, episode_steps=120)))
+    genomes = np.random.default_rng(1).normal(0, 0.5, (2, problem.genome_size))
+    values, seeds = problem.task_values[:3], [5, 6, 7]
+    runs, full_net = {}, None
+    for live_flags in (False, True):
+        net = problem.make(2, 3, live_flags=live_flags)
+        full_net = full_net if live_flags else net
+        runs[live_flags] = problem.rollout(net, genomes, values, seeds, collect_stats=True, record_steps=True)
+        runs[live_flags]["steps"] = problem.environments(6).steps.reshape(2, 3).copy()
+    ended_copies_skipped_equal(runs[False], runs[True])
+    # the NumPy reference, fed the same observations and cleared at the same steps, reads out the same
+    steps = runs[True]["steps"].ravel()
+    reference = problem.make(2, 3, device="numpy", live_flags=True)
+
+    def replay(t, output):
+        if t > 0:
+            reference.set_live(t < steps)           # after env step t: the copies not yet done
+        return runs[True]["inputs"][t]
+
+    ref = reference.run(genomes, controller=replay, n_steps=problem.n_steps)
+    np.testing.assert_allclose(ref.output, runs[True]["recording"].output, rtol=1e-9, atol=1e-12)
+    assert reference.reference.rows.size == 0       # at the last step every episode is over
+    with pytest.raises(ConfigError, match="expected 6 flags"):
+        net.set_live(np.ones(5))
+    with pytest.raises(ConfigError, match="without live_flags=True"):
+        full_net.set_live(np.ones(6))
+    with pytest.raises(ConfigError, match="cannot come back"):
+        reference.set_live(np.ones(6))
+    made = {}                                   # the training network idles ended copies
+    monkeypatch.setattr(problem, "make", lambda *args, **kwargs: made.update(kwargs))
+    problem.build(2)
+    assert made["live_flags"]
 
 
 def test_both_learners_train_and_the_score_is_the_mean_return(tmp_path):
@@ -110,11 +166,10 @@ def test_bad_control_input():
         problem_for(TrainConfig(task={"batch": -1}))
     with pytest.raises(ConfigError, match=r"task.action_map': unknown map 'relu'; allowed values are \['clip', 'tanh'\]"):
         problem_for(config(task=dict(TASK, action_map="relu")))
-    # cpp_standalone runs the loop compiled (halfcheetah_vel, ant_dir); other families and CUDA are refused
-    with pytest.raises(ConfigError, match="not 'swimmer_dir'"):
-        problem_for(config("swimmer_dir", device="cpp_standalone"))
-    with pytest.raises(DeviceError, match="cannot run Python code during a simulation"):
-        problem_for(config(device="cuda_standalone"))
+    # standalone devices run the loop compiled (halfcheetah_vel, ant_dir); other families are refused
+    for device in ("cpp_standalone", "cuda_standalone"):
+        with pytest.raises(ConfigError, match="not 'swimmer_dir'"):
+            problem_for(config("swimmer_dir", device=device))
 
 
 def test_sigkill_then_resume_equals_uninterrupted_control_run(tmp_path):
