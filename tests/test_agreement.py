@@ -163,3 +163,31 @@ def test_user_term_changes_the_genome_and_the_dynamics(rng):
     plain = np.delete(genomes_no_e, [i for p, v, a, b, _ in decay.layout.blocks if v == "E"
                                      for i in range(a, b)], axis=1)
     np.testing.assert_allclose(base.run(plain, inputs).output, without_e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("learner", ["plastic", "weights"])
+def test_reference_idles_ended_copies_and_leaves_the_others_unchanged(rng, learner):
+    """`ReferenceNetwork.set_live`: an ended copy reads out 0 and keeps the weights it had; the rest run on."""
+    shape = NetworkShape(5, 16, 2, recurrent=True)
+    synapse = resolve_synapse(learner)
+    ref = ReferenceNetwork(shape, synapse, TERNARY_LIF)
+    genomes = rng.normal(0.0, 0.5, (2, ref.layout.size))
+    inputs = rng.normal(0.0, 1.0, (40, 2, 3, 5))
+    full = ReferenceNetwork(shape, synapse, TERNARY_LIF).run(genomes, inputs, batch=3, record=("output", "spikes"),
+                                                             record_weights=True)
+    ends = np.array([12, 40, 5, 40, 27, 1])          # the step from which each copy is idle
+
+    def controller(t, output):
+        if t > 0:
+            ref.set_live(t < ends)
+        return inputs[t]
+
+    lean = ref.run(genomes, controller=controller, n_steps=40, batch=3, record=("output", "spikes"))
+    out, want = lean.output.reshape(40, 6, -1), full.output.reshape(40, 6, -1)
+    weights = {p: w.reshape(6, *w.shape[2:]) for p, w in lean.weights.items()}
+    for c, k in enumerate(ends):
+        np.testing.assert_array_equal(out[:k, c], want[:k, c])
+        assert not out[k:, c].any() and not lean.spikes.reshape(40, 6, -1)[k:, c].any()
+        for p, history in full.weight_history.items():       # the weights after its last live step
+            np.testing.assert_array_equal(weights[p][c], history.reshape(40, 6, *history.shape[3:])[k - 1, c])
+    assert list(ref.rows) == [1, 3]
