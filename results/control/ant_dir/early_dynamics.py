@@ -1,0 +1,57 @@
+"""Why ant_dir's early fitness rises as episodes get shorter: per-step reward parts of each run's chosen genome.
+
+For every run under runs/ with an eval.json, plays the chosen genome (``eval.json``'s ``genome``)
+on the 8 training directions (held-out seed 0, one episode each, the run's device for evaluation) and
+reports the mean episode length, the mean |action|, and the per-step healthy bonus, direction reward
+and control cost of the steps alive. Writes ``early_dynamics.json`` into the results folder (default:
+the one holding this script).
+
+    python results/control/ant_dir/early_dynamics.py [RESULTS_FOLDER]
+"""
+import glob
+import json
+import os
+import sys
+
+import numpy as np
+
+from pdlf_brian.protocols.control import control_problem_for_run
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(folder=HERE):
+    rows = []
+    for run in sorted(glob.glob(os.path.join(folder, "runs", "*"))):
+        report = os.path.join(run, "eval.json")
+        if not os.path.exists(report):
+            continue
+        info = json.load(open(report))
+        problem = control_problem_for_run(run)
+        genome = np.load(os.path.join(run, info.get("genome", "recommendation.npy")))
+        values = list(problem.task_values)
+        net = problem.evaluation_network(1, len(values))
+        out = problem.rollout(net, genome[None, :], values, seeds=list(range(len(values))), record_steps=True)
+        env = problem.environments(len(values))
+        steps = env.steps.copy()
+        action = out["action"]                                  # (E, copies, act_dim)
+        alive = np.arange(action.shape[0])[:, None] < steps[None, :]
+        ctrl = 0.5 * (action ** 2).sum(axis=2)                 # Ant-v5's control cost per step
+        reward = out["reward"]
+        healthy = float(env.template._healthy_reward)
+        direction = reward + ctrl - healthy                     # the rest of the reward: velocity along theta
+        row = {"run": os.path.basename(run), "generations": info.get("generations"),
+               "score": float(out["returns"].mean()), "mean_episode_steps": float(steps.mean()),
+               "mean_abs_action": float(np.abs(action)[alive].mean()),
+               "fraction_of_actions_at_bound": float((np.abs(action)[alive] >= 1.0).mean()),
+               "per_step_healthy": healthy, "per_step_control_cost": float(ctrl[alive].mean()),
+               "per_step_direction_reward": float(direction[alive].mean())}
+        rows.append(row)
+        print(json.dumps(row))
+    with open(os.path.join(folder, "early_dynamics.json"), "w") as f:
+        json.dump({"command": "python " + " ".join(["results/control/ant_dir/early_dynamics.py"] + sys.argv[1:]),
+                   "rows": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:2])
