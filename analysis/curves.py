@@ -147,22 +147,31 @@ def _as_groups(groups):
 def draw_band(ax, stats, spread="std", label=None, color=None, marker=None, lw=1.5):
     """Draw a mean line and its band (``"std"``: mean +- std, ``"minmax"``: min to max) on ``ax``.
 
-    Returns the line's colour.
+    Where fewer than all seeds cover a point (``n_per_point``; e.g. runs whose episodes end early
+    reach different env-step counts), the mean is drawn dotted and without a band: it is not the
+    group's mean there. Returns the line's colour.
     """
     if spread not in ("std", "minmax"):
         raise ValueError(f"spread: expected 'std' or 'minmax', got {spread!r}")
     x, mean = np.asarray(stats["x"], float), np.asarray(stats["mean"], float)
     if not len(x):
         return color
-    line, = ax.plot(x, mean, marker=marker, ms=3, color=color, lw=lw,
+    n = np.asarray(stats.get("n_per_point", [stats["n_seeds"]] * len(x)))
+    full = n == stats["n_seeds"]
+    line, = ax.plot(x, np.where(full, mean, np.nan), marker=marker, ms=3, color=color, lw=lw,
                     label=None if label is None else f"{label} (n={stats['n_seeds']})")
+    if not full.all():
+        # the partly covered stretches, joined to their fully covered neighbours
+        near = full | np.convolve(full, [1, 1, 1], mode="same").astype(bool)
+        partial = ~full | (near & np.convolve(~full, [1, 1, 1], mode="same").astype(bool))
+        ax.plot(x, np.where(partial, mean, np.nan), ls=":", color=line.get_color(), lw=lw)
     if spread == "std":
         std = np.asarray(stats["std"], float)
         low, high = mean - std, mean + std
     else:
         low, high = np.asarray(stats["min"], float), np.asarray(stats["max"], float)
     if stats["n_seeds"] > 1:
-        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, lw=0)
+        ax.fill_between(x, low, high, where=full, color=line.get_color(), alpha=0.2, lw=0)
     return line.get_color()
 
 

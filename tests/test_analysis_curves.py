@@ -89,6 +89,25 @@ def test_curves_figure_groups_and_saves(tmp_path):
     assert all(os.path.getsize(p) > 0 for p in paths)
 
 
+def test_a_mean_over_fewer_seeds_is_drawn_dotted_without_a_band():
+    import matplotlib.pyplot as plt
+
+    a = make_log([0.0, 1.0, 2.0], steps_per_generation=100)     # env steps 100, 200, 300
+    b = make_log([0.0, 2.0], steps_per_generation=200)          # 200, 400: only b reaches 400
+    stats = curves.curve_statistics([a, b], "mean", "env_steps")
+    fig, ax = plt.subplots()
+    curves.draw_band(ax, stats, label="g")
+    solid, dotted = ax.lines
+    assert solid.get_linestyle() == "-" and dotted.get_linestyle() == ":"
+    np.testing.assert_array_equal(np.isfinite(solid.get_ydata()), [False, True, True, False])
+    np.testing.assert_array_equal(np.isfinite(dotted.get_ydata()), [True, True, True, True])
+    band = ax.collections[0].get_paths()[0].vertices[:, 0]
+    assert band.min() >= 200 and band.max() <= 300            # the band covers both seeds only
+    fig2, ax2 = plt.subplots()
+    curves.draw_band(ax2, curves.curve_statistics([a, a], "mean", "env_steps"), label="same")
+    assert len(ax2.lines) == 1                                  # all points covered: no dotted line
+
+
 def test_plot_training_keeps_its_signature(tmp_path):
     runs = [write_run(tmp_path, f"s{i}", make_log([i, i + 1.0], heldout_every=1)) for i in range(2)]
     path = str(tmp_path / "training.png")
