@@ -7,7 +7,8 @@ kept apart by connectivity alone. Every synapse holds its own evolved rule param
 How one simulator step is scheduled
 -----------------------------------
 All plastic work on a projection is fused into a single pass over its synapses (an ``on_pre`` pathway
-triggered every step by an always-true custom event). Normalisation is applied lazily: a synapse
+triggered every step by an always-true custom event; with ``live_flags``, true only for the copies
+whose episode goes on, so an ended copy's synapses are not touched). Normalisation is applied lazily: a synapse
 stores ``w`` and the copy's scale ``m`` such that the weight is ``w/m``; the pass first divides by
 the scale of the previous step, then applies the rule with the activities of the previous step,
 then accumulates the new running max and the synaptic input of this step. The scale of the new
