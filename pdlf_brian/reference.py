@@ -70,7 +70,8 @@ class ReferenceNetwork:
         zeros = np.zeros((self.n_copies, self.shape.n_hidden), self.dtype)
         self.state = {var: zeros.copy() for var in self.neuron.state_variables}
         self.output = np.zeros((self.n_copies, self.shape.n_out), self.dtype)
-        self.rows = None            # the copies still simulated (all while None), see `set_live`
+        self.live_copies = np.ones(self.n_copies, bool)     # see `set_live`
+        self.rows = None            # indices of the copies still simulated (all while None)
         self.ended_W = {}           # weights of the copies that ended, as they were then
 
     def set_live(self, live):
@@ -85,15 +86,16 @@ class ReferenceNetwork:
         live = np.asarray(live, dtype=bool).ravel()
         if live.size != self.n_copies:
             raise ConfigError(f"set_live: expected {self.n_copies} flags (one per copy), got {live.size}")
-        rows = np.arange(self.n_copies) if self.rows is None else self.rows
-        if live[np.setdiff1d(np.arange(self.n_copies), rows)].any():
+        if (live & ~self.live_copies).any():
             raise ConfigError("set_live: a copy that has ended cannot come back within an episode")
-        keep = live[rows]
-        if keep.all():
+        if live.sum() == self.live_copies.sum():
             return
+        keep = live[self.live_copies]       # over the simulated copies, in order
+        ended = np.flatnonzero(self.live_copies & ~live)
         for proj, W in self.W.items():
-            self.ended_W.setdefault(proj, np.zeros((self.n_copies,) + W.shape[1:], self.dtype))[rows[~keep]] = W[~keep]
-        self.rows = rows[keep]
+            self.ended_W.setdefault(proj, np.zeros((self.n_copies,) + W.shape[1:], self.dtype))[ended] = W[~keep]
+        self.live_copies = live.copy()
+        self.rows = np.flatnonzero(live)
         for store in (self.W, self.genome_W, self.state, self.scales):
             for key in store:
                 store[key] = store[key][keep]
@@ -269,8 +271,7 @@ class ReferenceNetwork:
                 setattr(rec, k, shaped(out[k], (self.shape.n_hidden,)))
         weights = {p: self._full(W) for p, W in self.W.items()}
         for p, W in self.ended_W.items():
-            ended = np.setdiff1d(np.arange(C), self.rows)
-            weights[p][ended] = W[ended]
+            weights[p][~self.live_copies] = W[~self.live_copies]
         rec.weights = {p: W.reshape(P, batch, *W.shape[1:]).copy() for p, W in weights.items()}
         if record_scale:
             rec.scale = {p: np.asarray(v).reshape(T, P, batch) for p, v in scales.items()}

@@ -231,7 +231,7 @@ class ControlProblem(Problem):
                 action = self.actions(output.reshape(P * B, -1), env)
                 live = ~env.done
                 obs, reward, _, _, info = env.step(action)
-                if getattr(net, "live_flags", False):
+                if net.live_flags:
                     net.set_live(~env.done)      # ended copies need no network from this step on
                 returns[:] += reward
                 if collect_stats:

@@ -36,7 +36,7 @@ def main(folder=HERE):
         steps = env.steps.copy()
         action = out["action"]                                  # (E, copies, act_dim)
         alive = np.arange(action.shape[0])[:, None] < steps[None, :]
-        ctrl = 0.5 * (action ** 2).sum(axis=2)                 # Ant-v5's control cost per step
+        ctrl = env.template._ctrl_cost_weight * (action ** 2).sum(axis=2)     # the control cost per step
         reward = out["reward"]
         healthy = float(env.template._healthy_reward)
         direction = reward + ctrl - healthy                     # the rest of the reward: velocity along theta
