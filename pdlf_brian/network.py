@@ -42,6 +42,7 @@ step t+1 multiplies it into ``w`` after the rule of step t, so the stored weight
 is zero. The weight-trained learner records ``w_eff = w*lesion_p(t)`` (a subexpression, evaluated only by the
 weight monitor) instead of its constant ``w``.
 """
+import gc
 import logging
 import os
 import tempfile
@@ -196,6 +197,9 @@ class PopulationNetwork:
         self._owner = devices.standalone_owner() if self.info.standalone else None
         self._device = b2.get_device()
         b2.defaultclock.dt = DT
+        if not self.info.standalone:
+            gc.unfreeze()      # objects frozen after an earlier network's first run (see `_exempt_from_gc`)
+        self._gc_frozen = False
         self._build()
         self.compile_seconds = None
         if self.info.standalone:
@@ -494,7 +498,22 @@ class PopulationNetwork:
             else:
                 self._feed = self._closed_loop_feed(controller, T)
             self.net.run((T + 1) * DT, namespace={})
+            self._exempt_from_gc()
         return self._collect(T, final_weights)
+
+    def _exempt_from_gc(self):
+        """After the first runtime run, move every object alive (Brian2, sympy, this network and its
+        code objects) to the garbage collector's permanent generation.
+
+        Brian2's ``Network.run`` calls ``gc.collect()`` on every run, which otherwise scans all of
+        them again: about 0.14 s per episode (4% of an ant_dir evaluation at P = 64). Objects created
+        later are collected as usual; the frozen ones become collectable again when the next
+        network is built (``gc.unfreeze()``), so a dropped network's cycles wait until then.
+        """
+        if not self._gc_frozen:
+            gc.collect()
+            gc.freeze()
+            self._gc_frozen = True
 
     def _run_compiled(self, values, episode, final_weights):
         """One episode of the compiled closed loop (`pdlf_brian.compiled_env`)."""

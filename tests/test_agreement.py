@@ -3,6 +3,9 @@
 Identical spikes; outputs, traces, membrane potentials and weights within a relative error of 1e-9
 (float64) over 200+ steps, on random genomes and random inputs.
 """
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -163,6 +166,36 @@ def test_user_term_changes_the_genome_and_the_dynamics(rng):
     plain = np.delete(genomes_no_e, [i for p, v, a, b, _ in decay.layout.blocks if v == "E"
                                      for i in range(a, b)], axis=1)
     np.testing.assert_allclose(base.run(plain, inputs).output, without_e, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.runtime
+def test_runtime_network_freezes_what_lives_after_its_first_run(rng):
+    """Brian2's per-run gc.collect() skips the objects frozen after the first run; new garbage is still
+    collected, results do not change, and the next network's build unfreezes them."""
+    shape = NetworkShape(3, 8, 2)
+    synapse = resolve_synapse("plastic", PDLF_RULE, "full")
+    net = make_network(shape, synapse, n_individuals=2, device="runtime", record=RECORD)
+    assert gc.get_freeze_count() == 0
+    genomes, inputs = _inputs_and_genomes(net, rng)
+    first = net.run(genomes, inputs)
+    assert gc.get_freeze_count() > 0
+
+    class Cycle:
+        pass
+
+    cycle = Cycle()
+    cycle.me = cycle
+    ref = weakref.ref(cycle)
+    del cycle
+    gc.collect()
+    assert ref() is None
+    again = net.run(genomes, inputs)
+    np.testing.assert_array_equal(again.output, first.output)
+    np.testing.assert_array_equal(again.spikes, first.spikes)
+    second = make_network(shape, synapse, n_individuals=2, device="runtime", record=RECORD)
+    assert gc.get_freeze_count() == 0
+    np.testing.assert_array_equal(second.run(genomes, inputs).output, first.output)
+    assert gc.get_freeze_count() > 0
 
 
 @pytest.mark.parametrize("learner", ["plastic", "weights"])
