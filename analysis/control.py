@@ -149,7 +149,8 @@ def steering_figure(steering, title=None):
     -------
     fig : matplotlib.figure.Figure
         Each panel: every learner's x-y path (circle: start, squares: where the intended direction
-        changes), and grey arrows pointing along the intended direction from each marked point.
+        changes, cross: where a terminated episode ended), and grey arrows pointing along the intended
+        direction from each marked point.
     numbers : dict
         Per schedule: ``marks``, and per learner ``return``, ``alive_steps``, ``final_position`` and
         ``segments`` (`segment_progress`).
@@ -167,8 +168,13 @@ def steering_figure(steering, title=None):
         for n, (learner, result) in enumerate(steering["learners"].items()):
             run = result["schedules"][name]
             x, y, color = np.asarray(run["x"]), np.asarray(run["y"]), _color(learner, n)
-            ax.plot(x, y, color=color, lw=1.3, label=f"{learner} ({result['run']}): {run['return']:.0f}")
+            ended = run["alive_steps"] < len(x)          # the episode terminated (the Ant fell)
+            label = f"{learner} ({result['run']}): {run['return']:.0f}" + (
+                f", fell at step {run['alive_steps']}" if ended else "")
+            ax.plot(x, y, color=color, lw=1.3, label=label)
             ax.plot(x[0], y[0], "o", color=color, ms=5)
+            if ended:
+                ax.plot(x[run["alive_steps"] - 1], y[run["alive_steps"] - 1], "x", color=color, ms=8, mew=2)
             for m in marks:
                 i = max(m - 1, 0)                                  # position when the new direction starts
                 ax.plot(x[i], y[i], "s", color=color, ms=4)

@@ -171,3 +171,26 @@ def test_control_figures_name_their_budget():
             {"learner": "weights", "seeds": [0, 1, 3], "generations": 40, "population": 64, "episode_steps": 500}]
     assert budget_text({"rows": rows}) == "4 seeds, generations 40/50, population 64, 500-step episodes"
     assert budget_text({"rows": []}) == ""
+
+
+def test_steering_figure_marks_where_an_episode_ended():
+    from pdlf_brian.analysis.control import steering_figure
+
+    n = 20
+    values, marks = schedule_values("rectangle", n)
+
+    def run(alive):
+        x = np.minimum(np.arange(n), alive - 1) * 0.1          # stays where it fell
+        return {"x": x.tolist(), "y": [0.0] * n, "direction": values.tolist(), "reward": [1.0] * n,
+                "return": float(alive), "alive_steps": alive}
+
+    steering = {"family": "ant_dir", "episode_steps": n,
+                "schedules": {"rectangle": {"direction": values.tolist(), "marks": marks}},
+                "learners": {"plastic": {"run": "plastic_s0", "schedules": {"rectangle": run(n)}},
+                             "weights": {"run": "weights_s0", "schedules": {"rectangle": run(7)}}}}
+    fig, numbers = steering_figure(steering)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["plastic (plastic_s0): 20", "weights (weights_s0): 7, fell at step 7"]
+    crosses = [line for line in fig.axes[0].lines if line.get_marker() == "x"]
+    assert len(crosses) == 1 and crosses[0].get_xdata()[0] == pytest.approx(0.6)
+    assert numbers["schedules"]["rectangle"]["learners"]["weights"]["alive_steps"] == 7
