@@ -6,7 +6,11 @@ reports the mean episode length, the mean |action|, and the per-step healthy bon
 and control cost of the steps alive. Writes ``early_dynamics.json`` into the results folder (default:
 the one holding this script).
 
-    python results/control/ant_dir/early_dynamics.py [RESULTS_FOLDER]
+With ``--snapshots``, plays instead every run's saved search centres (``snapshots/generation_*.npy``,
+PGPE's recommendation every 25 generations) the same way, with their mean |genome|, and writes
+``centre_dynamics.json``: how the centre's size and the actions it produces change during training.
+
+    python results/control/ant_dir/early_dynamics.py [RESULTS_FOLDER] [--snapshots]
 """
 import glob
 import json
@@ -20,7 +24,26 @@ from pdlf_brian.protocols.control import control_problem_for_run
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def main(folder=HERE):
+def play(problem, genome):
+    """Reward parts of one genome on the 8 training directions (held-out seeds 0-7, one episode each)."""
+    values = list(problem.task_values)
+    net = problem.evaluation_network(1, len(values))
+    out = problem.rollout(net, genome[None, :], values, seeds=list(range(len(values))), record_steps=True)
+    env = problem.environments(len(values))
+    steps = env.steps.copy()
+    action = out["action"]                                  # (E, copies, act_dim)
+    alive = np.arange(action.shape[0])[:, None] < steps[None, :]
+    ctrl = env.template._ctrl_cost_weight * (action ** 2).sum(axis=2)     # the control cost per step
+    healthy = float(env.template._healthy_reward)
+    direction = out["reward"] + ctrl - healthy              # the rest of the reward: velocity along theta
+    return {"score": float(out["returns"].mean()), "mean_episode_steps": float(steps.mean()),
+            "mean_abs_action": float(np.abs(action)[alive].mean()),
+            "fraction_of_actions_at_bound": float((np.abs(action)[alive] >= 1.0).mean()),
+            "per_step_healthy": healthy, "per_step_control_cost": float(ctrl[alive].mean()),
+            "per_step_direction_reward": float(direction[alive].mean())}
+
+
+def main(folder=HERE, snapshots=False):
     rows = []
     for run in sorted(glob.glob(os.path.join(folder, "runs", "*"))):
         report = os.path.join(run, "eval.json")
@@ -28,30 +51,25 @@ def main(folder=HERE):
             continue
         info = json.load(open(report))
         problem = control_problem_for_run(run)
-        genome = np.load(os.path.join(run, info.get("genome", "recommendation.npy")))
-        values = list(problem.task_values)
-        net = problem.evaluation_network(1, len(values))
-        out = problem.rollout(net, genome[None, :], values, seeds=list(range(len(values))), record_steps=True)
-        env = problem.environments(len(values))
-        steps = env.steps.copy()
-        action = out["action"]                                  # (E, copies, act_dim)
-        alive = np.arange(action.shape[0])[:, None] < steps[None, :]
-        ctrl = env.template._ctrl_cost_weight * (action ** 2).sum(axis=2)     # the control cost per step
-        reward = out["reward"]
-        healthy = float(env.template._healthy_reward)
-        direction = reward + ctrl - healthy                     # the rest of the reward: velocity along theta
-        row = {"run": os.path.basename(run), "generations": info.get("generations"),
-               "score": float(out["returns"].mean()), "mean_episode_steps": float(steps.mean()),
-               "mean_abs_action": float(np.abs(action)[alive].mean()),
-               "fraction_of_actions_at_bound": float((np.abs(action)[alive] >= 1.0).mean()),
-               "per_step_healthy": healthy, "per_step_control_cost": float(ctrl[alive].mean()),
-               "per_step_direction_reward": float(direction[alive].mean())}
-        rows.append(row)
-        print(json.dumps(row))
-    with open(os.path.join(folder, "early_dynamics.json"), "w") as f:
+        if snapshots:
+            genomes = sorted(glob.glob(os.path.join(run, "snapshots", "generation_*.npy")))
+        else:
+            genomes = [os.path.join(run, info.get("genome", "recommendation.npy"))]
+        for path in genomes:
+            genome = np.load(path)
+            row = {"run": os.path.basename(run), "generations": info.get("generations")}
+            if snapshots:
+                row.update(snapshot=int(os.path.basename(path)[len("generation_"):-4]),
+                           mean_abs_genome=float(np.abs(genome).mean()))
+            row.update(play(problem, genome))
+            rows.append(row)
+            print(json.dumps(row))
+    name = "centre_dynamics.json" if snapshots else "early_dynamics.json"
+    with open(os.path.join(folder, name), "w") as f:
         json.dump({"command": "python " + " ".join(["results/control/ant_dir/early_dynamics.py"] + sys.argv[1:]),
                    "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    args = [a for a in sys.argv[1:] if a != "--snapshots"]
+    main(*args[:1], snapshots="--snapshots" in sys.argv[1:])
