@@ -161,9 +161,8 @@ def draw_band(ax, stats, spread="std", label=None, color=None, marker=None, lw=1
     line, = ax.plot(x, np.where(full, mean, np.nan), marker=marker, ms=3, color=color, lw=lw,
                     label=None if label is None else f"{label} (n={stats['n_seeds']})")
     if not full.all():
-        # the partly covered stretches, joined to their fully covered neighbours
-        near = full | np.convolve(full, [1, 1, 1], mode="same").astype(bool)
-        partial = ~full | (near & np.convolve(~full, [1, 1, 1], mode="same").astype(bool))
+        # the partly covered points and their neighbours, so the dotted line joins the solid one
+        partial = np.convolve(~full, [1, 1, 1], mode="same") > 0
         ax.plot(x, np.where(partial, mean, np.nan), ls=":", color=line.get_color(), lw=lw)
     if spread == "std":
         std = np.asarray(stats["std"], float)
