@@ -5,6 +5,8 @@ Network 28-128-8 (Ant-sized), plastic learner with the full rule, P in {1, 16, 6
 * runtime: Brian2 Cython runtime, open loop through the input network operation. Per-step cost is
   the slope between a short and a long episode, so the fixed 0.1-0.3 s per ``run()`` is excluded
   (it is reported separately as ``overhead_s``).
+* runtime_brian2_clip: the same with Brian2's own Cython ``clip``/``sign`` (no ``noexcept``: every call
+  is followed by ``PyErr_Occurred()``), which `pdlf_brian.cython_support` replaces.
 * cpp_standalone: compiled once per (P, threads); per-step cost from the simulation time the binary
   itself measures (``device._last_run_time``); compile time and the whole process time (start-up,
   reading run_args, writing results) are reported separately.
@@ -49,6 +51,15 @@ def _timed(fn):
     return time.perf_counter() - start
 
 
+def _restore_brian2_clip():
+    from brian2.codegen.generators import cython_generator as cy
+    from brian2.core.functions import DEFAULT_FUNCTIONS
+
+    for name, code in (("clip", cy.clip_code), ("sign", cy.sign_code)):
+        DEFAULT_FUNCTIONS[name].implementations.add_implementation(cy.CythonCodeGenerator, code=code,
+                                                                   name=f"_{name}")
+
+
 def worker(kind, P, T, threads):
     from pdlf_brian.layout import NetworkShape
     from pdlf_brian.models import PDLF_RULE, TERNARY_LIF
@@ -70,8 +81,10 @@ def worker(kind, P, T, threads):
     from pdlf_brian.network import PopulationNetwork
 
     start = time.perf_counter()
-    if kind == "runtime":
+    if kind.startswith("runtime"):
         net = PopulationNetwork(shape, P, synapse=PDLF_RULE.resolve("full"), device="runtime")
+        if kind == "runtime_brian2_clip":
+            _restore_brian2_clip()      # before the first run, which generates the code
         genomes = rng.normal(0, 0.04, (P, net.genome_size))
         short, long_ = max(5, T // 10), T
         inputs = rng.normal(0, 1, (long_, P, 1, SHAPE[0]))
@@ -115,7 +128,8 @@ def main():
     bandwidth = copy_bandwidth()
     bytes_f64 = 7 * 8  # read eta, A, B, C, D, w; write w
     floor_ns = bytes_f64 / bandwidth * 1e9
-    configs = [(k, 0) for k in ("numpy_float64", "numpy_float32", "runtime", "cpp_standalone")]
+    configs = [(k, 0) for k in ("numpy_float64", "numpy_float32", "runtime_brian2_clip", "runtime",
+                                          "cpp_standalone")]
     configs.append(("cpp_standalone", 2))
     rows = []
     for P in args.populations:

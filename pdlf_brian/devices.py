@@ -92,6 +92,9 @@ def activate(name, directory=None, threads=0, float_dtype="float64", **cuda_opti
 
     brian2.prefs.core.default_float_dtype = getattr(np, float_dtype)
     if not info.standalone:
+        from pdlf_brian import cython_support
+
+        cython_support.install()
         brian2.prefs.codegen.target = "cython"
         brian2.set_device("runtime")
         return info
