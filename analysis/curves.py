@@ -46,6 +46,40 @@ def curve(log, key, x="generation"):
     return np.asarray(xs), np.asarray(vs, dtype=float)
 
 
+def recent_change(log, key="heldout", window=50, min_points=3):
+    """How much a log column moved over the last ``window`` generations: the least-squares slope of
+    its values there, times ``window``.
+
+    A fit over every logged value of the window, not the difference of two noisy end points, so one
+    lucky held-out evaluation does not make a curve look steep. Used to say whether a training
+    curve has flattened (compare it with the spread over seeds).
+
+    Parameters
+    ----------
+    log : list of dict
+    key : str
+    window : int
+        Generations counted back from the log's last generation (inclusive of both ends).
+    min_points : int
+        Fewer logged values than this in the window give None.
+
+    Returns
+    -------
+    float or None
+    """
+    if window < 1:
+        raise ValueError(f"window: expected a positive number of generations, got {window!r}")
+    x, v = curve(log, key, "generation")
+    if not len(x):
+        return None
+    last = max(r["generation"] for r in log)
+    inside = x >= last - window
+    if inside.sum() < max(2, min_points) or np.ptp(x[inside]) == 0:
+        return None
+    slope = np.polyfit(x[inside].astype(float), v[inside], 1)[0]
+    return float(slope * window)
+
+
 def _aligned(series, interpolate):
     """Stack several ``(x, v)`` series on the union of their x values.
 

@@ -82,6 +82,8 @@ ARC = (0.0, np.pi)
 STEER_SEED = 20261125
 #: Keys of a run's config that must agree between runs compared at equal budget.
 BUDGET_KEYS = ("population", "optimizer", "optimizer_options", "generations")
+#: Generations over which the summary measures how much each held-out curve still moves.
+TREND_WINDOW = 50
 TASK_KEYS = ("episode_steps", "episodes", "values", "action_map", "n_hidden", "heldout_episodes", "recurrent")
 
 
@@ -434,6 +436,7 @@ def _family(out):
 
 def run_row(run_dir):
     """One row per run: scores of its chosen genome (``eval.json``) and its budget, or None if not evaluated."""
+    from pdlf_brian.analysis.curves import recent_change
     from pdlf_brian.rundir import EVAL, RunDir
 
     d = RunDir(run_dir)
@@ -449,6 +452,7 @@ def run_row(run_dir):
             "train_values": report["final"]["task_values"], "train_per_task": report["final"]["per_task_mean"],
             "unseen_values": unseen.get("task_values"), "unseen_per_task": unseen.get("per_task_mean"),
             "generations": len(log), "evaluated_at": report.get("generations"),
+            "heldout_change_last_50": recent_change(log, "heldout", TREND_WINDOW),
             "population": config.population, "env_steps": log[-1]["env_steps"],
             "wall_seconds": log[-1]["wall_time"],
             "config": {**{k: getattr(config, k) for k in BUDGET_KEYS},
@@ -466,14 +470,17 @@ def group_row(label, rows):
     """Summary row of one group of runs (a learner or the agnostic baseline): means and stds over seeds."""
     train_m, train_s = _mean_std([r["train_score"] for r in rows])
     unseen_m, unseen_s = _mean_std([r["unseen_score"] for r in rows])
+    change_m, change_s = _mean_std([r["heldout_change_last_50"] for r in rows])
     return {"learner": label, "train_score_mean": train_m, "train_score_std": train_s,
             "unseen_score_mean": unseen_m, "unseen_score_std": unseen_s,
+            "heldout_change_last_50_mean": change_m, "heldout_change_last_50_std": change_s,
             "generations": min(r["generations"] for r in rows), "population": rows[0]["population"],
             "env_steps": int(np.mean([r["env_steps"] for r in rows])),
             "wall_seconds": float(np.mean([r["wall_seconds"] for r in rows])),
             "wall_seconds_total": float(np.sum([r["wall_seconds"] for r in rows])),
             "seeds": [r["seed"] for r in rows], "runs": [r["run"] for r in rows],
-            "per_seed": [{k: r[k] for k in ("seed", "train_score", "unseen_score", "generations", "env_steps")}
+            "per_seed": [{k: r[k] for k in ("seed", "train_score", "unseen_score", "generations", "env_steps",
+                                            "heldout_change_last_50")}
                          for r in rows],
             "episode_steps": rows[0]["config"]["task"]["episode_steps"],
             "action_map": rows[0]["config"]["task"]["action_map"]}
@@ -554,7 +561,9 @@ def write_summary(out, command=None):
         ``kind`` ("control"), ``family``, ``task_name``, ``rows`` (one per learner: ``learner``,
         ``train_score_mean``/``_std``, ``unseen_score_mean``/``_std``, ``generations``, ``population``,
         ``env_steps`` (mean per run), ``wall_seconds`` (mean training wall time per run), ``seeds``, runs
-        and per-seed scores), ``trivial`` (``zero_action`` and ``task_agnostic``, each None when not
+        and per-seed scores, ``heldout_change_last_50_mean``/``_std``: how far the runs' held-out
+        curves moved over their last 50 generations, `pdlf_brian.analysis.curves.recent_change`),
+        ``trivial`` (``zero_action`` and ``task_agnostic``, each None when not
         run), ``per_task`` (task values and, per learner and trivial policy, the mean and std over seeds
         of the score per task value, trained and unseen), ``runs`` (one row per run), ``incomplete``
         (run directories not evaluated yet) and ``warnings`` (budget mismatches, stale evaluations).

@@ -125,3 +125,16 @@ def test_no_module_selects_a_backend():
         if name.endswith(".py"):
             with open(os.path.join(ANALYSIS_DIR, name)) as fh:
                 assert "matplotlib.use(" not in fh.read(), name
+
+
+def test_recent_change_fits_the_window_and_ignores_older_generations():
+    rng = np.random.default_rng(3)
+    log = [{"generation": g, "heldout": (1000.0 if g < 40 else 2.0 * g + rng.normal(0, 0.01)) if g % 5 == 0 else None}
+           for g in range(101)]
+    assert curves.recent_change(log, "heldout", window=50) == pytest.approx(100.0, abs=0.5)
+    flat = [{"generation": g, "heldout": 7.0 if g % 10 == 0 else None} for g in range(60)]
+    assert curves.recent_change(flat, "heldout", window=50) == pytest.approx(0.0, abs=1e-9)
+    sparse = [{"generation": g, "heldout": float(g) if g in (0, 59) else None} for g in range(60)]
+    assert curves.recent_change(sparse, "heldout", window=50) is None      # one value in the window
+    with pytest.raises(ValueError, match="window"):
+        curves.recent_change(flat, "heldout", window=0)

@@ -77,6 +77,9 @@ def test_summary_fields_and_types(out):
         scores = [read(out / "runs" / f"{row['learner']}_s{s}" / "eval.json")["final"]["score"] for s in (0, 1)]
         assert row["train_score_mean"] == pytest.approx(np.mean(scores))
         assert row["train_score_std"] == pytest.approx(np.std(scores))
+        # two generations hold too few held-out points for a trend
+        assert row["heldout_change_last_50_mean"] is None
+        assert [s["heldout_change_last_50"] for s in row["per_seed"]] == [None, None]
     zero, agnostic = summary["trivial"]["zero_action"], summary["trivial"]["task_agnostic"]
     assert zero["seeds"] == [0, 1] and zero["max_abs_action"] == 0.0 and isinstance(zero["train_score_mean"], float)
     assert agnostic["seeds"] == [0] and agnostic["best"]["run"] == "agnostic_s0"
