@@ -606,8 +606,11 @@ def write_summary(out, command=None):
 
 def _print_summary(summary):
     for row in summary["rows"]:
+        change = row["heldout_change_last_50_mean"]
         print(f"{row['learner']}: held-out {row['train_score_mean']:.3f} +- {row['train_score_std']:.3f}, "
-              f"unseen {row['unseen_score_mean']}, {row['generations']} generations, seeds {row['seeds']}")
+              f"unseen {row['unseen_score_mean']}, {row['generations']} generations, seeds {row['seeds']}"
+              + (f", held-out curve moved {change:+.1f} over the last {TREND_WINDOW} generations"
+                 if change is not None else ""))
     for name, section in summary["trivial"].items():
         if section:
             print(f"{name}: held-out {section['train_score_mean']:.3f}, unseen {section['unseen_score_mean']}")
