@@ -197,3 +197,17 @@ def test_steering_figure_marks_where_an_episode_ended():
     crosses = [line for line in fig.axes[0].lines if line.get_marker() == "x"]
     assert len(crosses) == 1 and crosses[0].get_xdata()[0] == pytest.approx(0.6)
     assert numbers["schedules"]["rectangle"]["learners"]["weights"]["alive_steps"] == 7
+
+
+def test_summary_carries_each_runs_held_out_trend(out, monkeypatch):
+    """The summary's trend fields come from `recent_change` of each run's log, averaged over seeds."""
+    from pdlf_brian.analysis import curves
+    from pdlf_brian.protocols.control_study import group_row, run_row
+
+    trends = iter([10.0, 30.0])
+    monkeypatch.setattr(curves, "recent_change", lambda log, key, window: next(trends))
+    rows = [run_row(str(out / "runs" / f"plastic_s{s}")) for s in (0, 1)]
+    assert [r["heldout_change_last_50"] for r in rows] == [10.0, 30.0]
+    group = group_row("plastic", rows)
+    assert group["heldout_change_last_50_mean"] == pytest.approx(20.0)
+    assert group["heldout_change_last_50_std"] == pytest.approx(10.0)
