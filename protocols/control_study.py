@@ -466,6 +466,16 @@ def _mean_std(values):
     return float(np.mean(values)), float(np.std(values))
 
 
+def flattened(change_mean, score_std, n_seeds):
+    """Whether a learner's held-out curve has flattened: its mean rise over the last ``TREND_WINDOW``
+    generations is smaller than the spread of its final scores over seeds, so another window at that
+    rate would move the mean by less than the seeds already differ. None with fewer than 2 seeds or
+    without a trend."""
+    if change_mean is None or score_std is None or n_seeds < 2:
+        return None
+    return bool(change_mean < score_std)
+
+
 def group_row(label, rows):
     """Summary row of one group of runs (a learner or the agnostic baseline): means and stds over seeds."""
     train_m, train_s = _mean_std([r["train_score"] for r in rows])
@@ -474,6 +484,7 @@ def group_row(label, rows):
     return {"learner": label, "train_score_mean": train_m, "train_score_std": train_s,
             "unseen_score_mean": unseen_m, "unseen_score_std": unseen_s,
             "heldout_change_last_50_mean": change_m, "heldout_change_last_50_std": change_s,
+            "flattened": flattened(change_m, train_s, len(rows)),
             "generations": min(r["generations"] for r in rows), "population": rows[0]["population"],
             "env_steps": int(np.mean([r["env_steps"] for r in rows])),
             "wall_seconds": float(np.mean([r["wall_seconds"] for r in rows])),
@@ -610,7 +621,8 @@ def _print_summary(summary):
         print(f"{row['learner']}: held-out {row['train_score_mean']:.3f} +- {row['train_score_std']:.3f}, "
               f"unseen {row['unseen_score_mean']}, {row['generations']} generations, seeds {row['seeds']}"
               + (f", held-out curve moved {change:+.1f} over the last {TREND_WINDOW} generations"
-                 if change is not None else ""))
+                 if change is not None else "")
+              + {True: " (flattened)", False: " (still rising)", None: ""}[row["flattened"]])
     for name, section in summary["trivial"].items():
         if section:
             print(f"{name}: held-out {section['train_score_mean']:.3f}, unseen {section['unseen_score_mean']}")

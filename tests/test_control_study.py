@@ -79,6 +79,7 @@ def test_summary_fields_and_types(out):
         assert row["train_score_std"] == pytest.approx(np.std(scores))
         # two generations hold too few held-out points for a trend
         assert row["heldout_change_last_50_mean"] is None
+        assert row["flattened"] is None
         assert [s["heldout_change_last_50"] for s in row["per_seed"]] == [None, None]
     zero, agnostic = summary["trivial"]["zero_action"], summary["trivial"]["task_agnostic"]
     assert zero["seeds"] == [0, 1] and zero["max_abs_action"] == 0.0 and isinstance(zero["train_score_mean"], float)
@@ -211,3 +212,14 @@ def test_summary_carries_each_runs_held_out_trend(out, monkeypatch):
     group = group_row("plastic", rows)
     assert group["heldout_change_last_50_mean"] == pytest.approx(20.0)
     assert group["heldout_change_last_50_std"] == pytest.approx(10.0)
+    assert group["flattened"] == (20.0 < group["train_score_std"])
+
+
+def test_flattened_compares_the_recent_rise_with_the_spread_over_seeds():
+    from pdlf_brian.protocols.control_study import flattened
+
+    assert flattened(66.0, 37.0, 5) is False          # halfcheetah_vel plastic at 400 generations
+    assert flattened(32.0, 144.0, 5) is True
+    assert flattened(-5.0, 0.0, 3) is True            # falling curves have stopped rising
+    assert flattened(1.0, 0.0, 1) is None             # one seed has no spread
+    assert flattened(None, 10.0, 3) is None
