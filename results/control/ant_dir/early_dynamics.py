@@ -3,7 +3,8 @@
 For every run under runs/ with an eval.json, plays the chosen genome (``eval.json``'s ``genome``)
 on the 8 training directions (held-out seed 0, one episode each, the run's device for evaluation) and
 reports the mean episode length, the mean |action|, and the per-step healthy bonus, direction reward
-and control cost of the steps alive. Writes ``early_dynamics.json`` into the results folder (default:
+(also per direction: positive for every direction only if the Ant follows the direction input) and
+control cost of the steps alive. Writes ``early_dynamics.json`` into the results folder (default:
 the one holding this script).
 
 With ``--snapshots``, plays instead every run's saved search centres (``snapshots/generation_*.npy``,
@@ -40,7 +41,10 @@ def play(problem, genome):
             "mean_abs_action": float(np.abs(action)[alive].mean()),
             "fraction_of_actions_at_bound": float((np.abs(action)[alive] >= 1.0).mean()),
             "per_step_healthy": healthy, "per_step_control_cost": float(ctrl[alive].mean()),
-            "per_step_direction_reward": float(direction[alive].mean())}
+            "per_step_direction_reward": float(direction[alive].mean()),
+            "per_step_direction_reward_by_direction": [float(direction[alive[:, e], e].mean())
+                                                       for e in range(len(values))],
+            "directions": [float(v) for v in values]}
 
 
 def main(folder=HERE, snapshots=False):
