@@ -4,7 +4,8 @@ For every run under runs/ with an eval.json, plays the chosen genome (``eval.jso
 on the 8 training directions (held-out seed 0, one episode each, the run's device for evaluation) and
 reports the mean episode length, the mean |action|, and the per-step healthy bonus, direction reward
 (also per direction: positive for every direction only if the Ant follows the direction input) and
-control cost of the steps alive. Writes ``early_dynamics.json`` into the results folder (default:
+control cost of the steps alive, and per direction the distance and heading (degrees) of the torso's
+displacement over the episode. Writes ``early_dynamics.json`` into the results folder (default:
 the one holding this script).
 
 With ``--snapshots``, plays instead every run's saved search centres (``snapshots/generation_*.npy``,
@@ -37,6 +38,8 @@ def play(problem, genome):
     ctrl = env.template._ctrl_cost_weight * (action ** 2).sum(axis=2)     # the control cost per step
     healthy = float(env.template._healthy_reward)
     direction = out["reward"] + ctrl - healthy              # the rest of the reward: velocity along theta
+    last = np.maximum(steps, 1) - 1
+    moved = out["position"][last, np.arange(len(values)), :2] - out["position"][0, :, :2]   # torso, start to end
     return {"score": float(out["returns"].mean()), "mean_episode_steps": float(steps.mean()),
             "mean_abs_action": float(np.abs(action)[alive].mean()),
             "fraction_of_actions_at_bound": float((np.abs(action)[alive] >= 1.0).mean()),
@@ -44,7 +47,9 @@ def play(problem, genome):
             "per_step_direction_reward": float(direction[alive].mean()),
             "per_step_direction_reward_by_direction": [float(direction[alive[:, e], e].mean())
                                                        for e in range(len(values))],
-            "directions": [float(v) for v in values]}
+            "directions": [float(v) for v in values],
+            "distance_by_direction": np.hypot(*moved.T).tolist(),
+            "heading_by_direction_deg": np.degrees(np.arctan2(moved[:, 1], moved[:, 0])).tolist()}
 
 
 def main(folder=HERE, snapshots=False):
