@@ -5,7 +5,7 @@ on the 8 training directions (held-out seed 0, one episode each, the run's devic
 reports the mean episode length, the mean |action|, and the per-step healthy bonus, direction reward
 (also per direction: positive for every direction only if the Ant follows the direction input) and
 control cost of the steps alive, and per direction the distance and heading (degrees) of the torso's
-displacement over the episode. Writes ``early_dynamics.json`` into the results folder (default:
+displacement from the first to the last step. Writes ``early_dynamics.json`` into the results folder (default:
 the one holding this script).
 
 With ``--snapshots``, plays instead every run's saved search centres (``snapshots/generation_*.npy``,
@@ -39,7 +39,7 @@ def play(problem, genome):
     healthy = float(env.template._healthy_reward)
     direction = out["reward"] + ctrl - healthy              # the rest of the reward: velocity along theta
     last = np.maximum(steps, 1) - 1
-    moved = out["position"][last, np.arange(len(values)), :2] - out["position"][0, :, :2]   # torso, start to end
+    moved = out["position"][last, np.arange(len(values)), :2] - out["position"][0, :, :2]   # torso, first to last step
     return {"score": float(out["returns"].mean()), "mean_episode_steps": float(steps.mean()),
             "mean_abs_action": float(np.abs(action)[alive].mean()),
             "fraction_of_actions_at_bound": float((np.abs(action)[alive] >= 1.0).mean()),
