@@ -16,6 +16,9 @@ from pdlf_brian.analysis.figures import close, pyplot, to_jsonable
 
 #: Axes a curve can be aligned on.
 X_KEYS = ("generation", "env_steps")
+#: Generations over which study summaries measure how much a held-out curve still moves
+#: (their ``heldout_change_last_50`` fields).
+TREND_WINDOW = 50
 
 
 def read_log(run_dir):
@@ -78,6 +81,18 @@ def recent_change(log, key="heldout", window=50, min_points=3):
         return None
     slope = np.polyfit(x[inside].astype(float), v[inside], 1)[0]
     return float(slope * window)
+
+
+def flattened(change_mean, score_std, n_seeds):
+    """Whether a learner's held-out curve has flattened: its mean rise over the last window
+    (`recent_change`, averaged over seeds) is smaller than the spread of its final scores over seeds,
+    so another window at that rate would move the mean by less than the seeds already differ.
+
+    None with fewer than 2 seeds or without a trend.
+    """
+    if change_mean is None or score_std is None or n_seeds < 2:
+        return None
+    return bool(change_mean < score_std)
 
 
 def _aligned(series, interpolate):

@@ -58,6 +58,10 @@ Subcommands
 ``summarise``
     ``OUT/summary.json`` from the run directories and ``trivial.json`` alone (``train`` and
     ``trivial`` also write it when they finish); see `write_summary`.
+``stages``
+    A campaign continued in stages keeps each finished stage's summary in ``OUT/gen<N>/``; this
+    prints them as one markdown table, a line per stage (`pdlf_brian.analysis.stages`), and writes
+    the rows to ``OUT/stages.json``.
 
 Scores are mean episode returns; means and standard deviations over seeds use ddof=0, as the other
 study summaries. ``--set KEY=VALUE`` applies to every run (learners, agnostic, zero action).
@@ -71,6 +75,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from pdlf_brian.analysis.curves import TREND_WINDOW
+
 LEARNERS = ("plastic", "weights")
 AGNOSTIC = "agnostic"
 SCHEDULES = ("triangle", "rectangle", "arc")
@@ -82,8 +88,6 @@ ARC = (0.0, np.pi)
 STEER_SEED = 20261125
 #: Keys of a run's config that must agree between runs compared at equal budget.
 BUDGET_KEYS = ("population", "optimizer", "optimizer_options", "generations")
-#: Generations over which the summary measures how much each held-out curve still moves.
-TREND_WINDOW = 50
 TASK_KEYS = ("episode_steps", "episodes", "values", "action_map", "n_hidden", "heldout_episodes", "recurrent")
 
 
@@ -466,18 +470,10 @@ def _mean_std(values):
     return float(np.mean(values)), float(np.std(values))
 
 
-def flattened(change_mean, score_std, n_seeds):
-    """Whether a learner's held-out curve has flattened: its mean rise over the last ``TREND_WINDOW``
-    generations is smaller than the spread of its final scores over seeds, so another window at that
-    rate would move the mean by less than the seeds already differ. None with fewer than 2 seeds or
-    without a trend."""
-    if change_mean is None or score_std is None or n_seeds < 2:
-        return None
-    return bool(change_mean < score_std)
-
-
 def group_row(label, rows):
     """Summary row of one group of runs (a learner or the agnostic baseline): means and stds over seeds."""
+    from pdlf_brian.analysis.curves import flattened
+
     train_m, train_s = _mean_std([r["train_score"] for r in rows])
     unseen_m, unseen_s = _mean_std([r["unseen_score"] for r in rows])
     change_m, change_s = _mean_std([r["heldout_change_last_50"] for r in rows])
@@ -615,6 +611,19 @@ def write_summary(out, command=None):
     return summary
 
 
+def stages(out):
+    """``OUT/stages.json`` (`pdlf_brian.analysis.stages.stage_rows`) and its markdown table."""
+    from pdlf_brian.analysis.stages import stage_rows, stage_table
+
+    try:
+        rows = stage_rows(out)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"control_study stages: error: {exc}") from None
+    _write_json(os.path.join(out, "stages.json"), {"meta": {"written": time.strftime("%Y-%m-%d %H:%M:%S")},
+                                                   "stages": rows})
+    return stage_table(rows)
+
+
 def _print_summary(summary):
     for row in summary["rows"]:
         change = row["heldout_change_last_50_mean"]
@@ -671,6 +680,8 @@ def parser():
     se.add_argument("--episodes", type=int, default=4, help="held-out episodes per training task value")
     su = sub.add_parser("summarise", help="summary.json from the run directories and trivial.json")
     su.add_argument("--out", required=True)
+    st = sub.add_parser("stages", help="one line per finished stage (OUT/gen<N>/summary.json) -> stages.json")
+    st.add_argument("--out", required=True)
     return p
 
 
@@ -696,6 +707,9 @@ def _main(argv):
         return
     elif args.command == "separability":
         separability_study(args.out, episodes=args.episodes)
+        return
+    elif args.command == "stages":
+        print(stages(args.out))
         return
     _print_summary(write_summary(args.out, command))
 

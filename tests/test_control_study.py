@@ -216,7 +216,7 @@ def test_summary_carries_each_runs_held_out_trend(out, monkeypatch):
 
 
 def test_flattened_compares_the_recent_rise_with_the_spread_over_seeds():
-    from pdlf_brian.protocols.control_study import flattened
+    from pdlf_brian.analysis.curves import flattened
 
     assert flattened(66.0, 37.0, 5) is False          # halfcheetah_vel plastic at 400 generations
     assert flattened(32.0, 144.0, 5) is True

@@ -1,0 +1,155 @@
+"""Stages of a campaign: one row per finished stage, from the summaries it kept.
+
+A control campaign is continued in stages (``--generations`` raised each time); the summary of each
+finished stage is kept as ``OUT/gen<N>/summary.json`` (`pdlf_brian.protocols.control_study`
+writes ``OUT/summary.json``; the campaign copies it there). This module reads those summaries into
+one table, newest stage first: per learner the held-out and unseen scores (mean ± std over seeds),
+the per-seed scores, how far the held-out curve moved over its last 50 generations and whether it
+has flattened, the env steps and wall time per run, and the trivial policies' scores.
+
+Summaries written before the trend was recorded lack it; it is then recomputed from the runs' logs
+(``OUT/runs/<run>/log.jsonl``, cut at the stage's generation: the logs only ever grow), so every
+stage is judged by the same rule.
+"""
+import json
+import os
+import re
+
+from pdlf_brian.analysis.curves import TREND_WINDOW, flattened, read_log, recent_change
+
+#: Name of a stage's directory: ``gen`` and its number of generations.
+STAGE_DIR = re.compile(r"^gen(\d+)$")
+
+
+def stage_summaries(out):
+    """``[(generations, summary)]`` of every ``OUT/gen<N>/summary.json``, newest first.
+
+    ``OUT/summary.json`` is added when its generations are not among the stages (the current state).
+    """
+    if not os.path.isdir(out):
+        raise FileNotFoundError(f"out: no campaign directory {out!r}")
+    found = {}
+    for name in os.listdir(out):
+        match = STAGE_DIR.match(name)
+        path = os.path.join(out, name, "summary.json")
+        if match and os.path.isfile(path):
+            found[int(match.group(1))] = _read(path)
+    current = os.path.join(out, "summary.json")
+    if os.path.isfile(current):
+        summary = _read(current)
+        generations = _generations(summary)
+        if generations is not None and generations not in found:
+            found[generations] = summary
+    if not found:
+        raise FileNotFoundError(f"out: {out!r} holds no gen<N>/summary.json and no summary.json")
+    return sorted(found.items(), reverse=True)
+
+
+def _read(path):
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def _generations(summary):
+    rows = summary.get("rows") or []
+    return min(r["generations"] for r in rows) if rows else None
+
+
+def _trend(row, generations, logs):
+    """Mean and std over seeds of the trend, from the summary or else from the logs cut at ``generations``."""
+    if row.get("heldout_change_last_50_mean") is not None:
+        return row["heldout_change_last_50_mean"], row.get("heldout_change_last_50_std"), \
+            [s.get("heldout_change_last_50") for s in row["per_seed"]]
+    per_seed = []
+    for run in row.get("runs", []):
+        log = logs.get(run)
+        per_seed.append(recent_change(log[:generations], "heldout", TREND_WINDOW) if log else None)
+    values = [v for v in per_seed if v is not None]
+    if not values:
+        return None, None, per_seed
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return mean, std, per_seed
+
+
+def stage_row(generations, summary, logs=None):
+    """One stage's row: ``generations``, ``learners`` (per learner: scores, per-seed scores, trend,
+    ``flattened``, env steps and wall time per run) and ``zero_action``/``task_agnostic`` (trained and
+    unseen scores, or None when not run)."""
+    logs = logs or {}
+    learners = {}
+    for row in summary.get("rows", []):
+        change, change_std, change_per_seed = _trend(row, generations, logs)
+        learners[row["learner"]] = {
+            "train_score_mean": row["train_score_mean"], "train_score_std": row["train_score_std"],
+            "unseen_score_mean": row.get("unseen_score_mean"), "unseen_score_std": row.get("unseen_score_std"),
+            "per_seed": [s["train_score"] for s in row["per_seed"]],
+            "change_last_50_mean": change, "change_last_50_std": change_std,
+            "change_last_50_per_seed": change_per_seed,
+            "flattened": flattened(change, row["train_score_std"], len(row.get("seeds", []))),
+            "env_steps": row["env_steps"], "wall_seconds": row["wall_seconds"], "seeds": row.get("seeds")}
+    trivial = summary.get("trivial") or {}
+    scores = {name: (None if not trivial.get(name) else
+                     {"train_score": trivial[name]["train_score_mean"],
+                      "unseen_score": trivial[name].get("unseen_score_mean")})
+              for name in ("zero_action", "task_agnostic")}
+    return {"generations": generations, "learners": learners, **scores}
+
+
+def stage_rows(out):
+    """Rows of every stage of the campaign in ``out`` (`stage_row`), newest first."""
+    logs = {}
+    runs = os.path.join(out, "runs")
+    if os.path.isdir(runs):
+        for name in sorted(os.listdir(runs)):
+            if os.path.isfile(os.path.join(runs, name, "log.jsonl")):
+                logs[name] = read_log(os.path.join(runs, name))
+    return [stage_row(generations, summary, logs) for generations, summary in stage_summaries(out)]
+
+
+def _score(mean, std=None):
+    if mean is None:
+        return ""
+    return f"{mean:.0f}" if std is None else f"{mean:.0f} ± {std:.0f}"
+
+
+def _change(entry):
+    if entry["change_last_50_mean"] is None:
+        return ""
+    verdict = {True: " flat", False: " rising", None: ""}[entry["flattened"]]
+    if entry["flattened"] and -entry["change_last_50_mean"] >= entry["train_score_std"]:
+        verdict = " falling"
+    return f"{entry['change_last_50_mean']:+.0f} ± {entry['change_last_50_std']:.0f}{verdict}"
+
+
+def stage_table(rows, learners=("plastic", "weights")):
+    """Markdown table of `stage_rows`: one line per stage, newest first.
+
+    The trend column says ``rising`` (not flattened), ``flat`` or ``falling`` (flattened, and fallen by at
+    least the spread over seeds).
+    """
+    head = ["generations"]
+    for learner in learners:
+        head += [f"{learner}: held-out / unseen", "per seed", "change over the last 50 gen."]
+    head += ["task-agnostic", "zero action", "env steps per run (" + " / ".join(learners) + ")",
+             "wall time per run (s)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [str(row["generations"])]
+        present = [row["learners"].get(learner) for learner in learners]
+        for entry in present:
+            if entry is None:
+                cells += ["", "", ""]
+                continue
+            cells += [_score(entry["train_score_mean"], entry["train_score_std"]) + " / "
+                      + _score(entry["unseen_score_mean"], entry["unseen_score_std"]),
+                      ", ".join(f"{s:.0f}" for s in entry["per_seed"]), _change(entry)]
+        for name in ("task_agnostic", "zero_action"):
+            scores = row[name]
+            digits = 1 if name == "zero_action" else 0
+            cells.append("" if scores is None else " / ".join(
+                "" if v is None else f"{v:.{digits}f}" for v in (scores["train_score"], scores["unseen_score"])))
+        cells.append(" / ".join("" if e is None else f"{e['env_steps'] / 1e6:.1f} M" for e in present))
+        cells.append(" / ".join("" if e is None else f"{e['wall_seconds']:,.0f}" for e in present))
+        lines.append(("| " + " | ".join(cells) + " |").replace("-", "\u2212"))
+    return "\n".join(lines)

@@ -1,0 +1,102 @@
+"""The stage table of a campaign continued in stages (`pdlf_brian.analysis.stages`, ``control_study stages``)."""
+import json
+
+import pytest
+
+from pdlf_brian.analysis.stages import stage_rows, stage_table
+from pdlf_brian.protocols.control_study import main as study
+
+SLOPES = {"plastic_s0": 2.0, "plastic_s1": 4.0, "weights_s0": 0.0, "weights_s1": 0.0}
+
+
+def write_log(path, slope, generations=100):
+    path.mkdir(parents=True)
+    with open(path / "log.jsonl", "w") as fh:
+        for g in range(generations):
+            row = {"generation": g, "best": 0.0, "mean": 0.0, "std": 0.0,
+                   "heldout": slope * g if g % 10 == 9 else None, "env_steps": 1000 * (g + 1), "wall_time": g + 1.0}
+            fh.write(json.dumps(row) + "\n")
+
+
+def learner_row(learner, generations, scores, change=None):
+    per_seed = [{"seed": s, "train_score": v, "unseen_score": v + 1, "generations": generations,
+                 "env_steps": 1000 * generations} for s, v in enumerate(scores)]
+    row = {"learner": learner, "train_score_mean": sum(scores) / 2, "train_score_std": abs(scores[0] - scores[1]) / 2,
+           "unseen_score_mean": sum(scores) / 2 + 1, "unseen_score_std": 1.0, "generations": generations,
+           "population": 4, "env_steps": 1000 * generations, "wall_seconds": 10.0 * generations,
+           "seeds": [0, 1], "runs": [f"{learner}_s0", f"{learner}_s1"], "per_seed": per_seed}
+    if change is not None:
+        row.update(heldout_change_last_50_mean=change[0], heldout_change_last_50_std=change[1])
+        for s, v in zip(per_seed, change[2]):
+            s["heldout_change_last_50"] = v
+    return row
+
+
+def write_summary(path, generations, change=None, agnostic=True):
+    path.mkdir(parents=True, exist_ok=True)
+    rows = [learner_row("plastic", generations, [100.0 + generations, 120.0 + generations], change),
+            learner_row("weights", generations, [50.0, 60.0])]
+    trivial = {"zero_action": {"train_score_mean": 500.25, "unseen_score_mean": 499.75},
+               "task_agnostic": {"train_score_mean": 7.0, "unseen_score_mean": 8.0} if agnostic else None}
+    (path / "summary.json").write_text(json.dumps({"rows": rows, "trivial": trivial}))
+
+
+@pytest.fixture
+def campaign(tmp_path):
+    for run, slope in SLOPES.items():
+        write_log(tmp_path / "runs" / run, slope)
+    write_summary(tmp_path / "gen60", 60, agnostic=False)                      # written before the trend field
+    write_summary(tmp_path / "gen80", 80, change=(99.0, 1.0, [98.0, 100.0]))   # with it
+    write_summary(tmp_path, 100)                                                # the current state
+    return tmp_path
+
+
+def test_one_row_per_stage_newest_first(campaign):
+    rows = stage_rows(str(campaign))
+    assert [r["generations"] for r in rows] == [100, 80, 60]
+    plastic = rows[1]["learners"]["plastic"]
+    assert plastic["train_score_mean"] == 190.0 and plastic["per_seed"] == [180.0, 200.0]
+    assert rows[2]["task_agnostic"] is None and rows[1]["task_agnostic"] == {"train_score": 7.0, "unseen_score": 8.0}
+
+
+def test_a_stage_without_the_trend_gets_it_from_the_logs_cut_at_that_stage(campaign):
+    rows = {r["generations"]: r for r in stage_rows(str(campaign))}
+    # held-out values rise by `slope` per generation: 50 generations move them by 50 * slope
+    plastic = rows[60]["learners"]["plastic"]
+    assert plastic["change_last_50_per_seed"] == pytest.approx([100.0, 200.0])
+    assert plastic["change_last_50_mean"] == pytest.approx(150.0) and plastic["change_last_50_std"] == pytest.approx(50.0)
+    assert plastic["flattened"] is False                                   # 150 > spread 10
+    assert rows[60]["learners"]["weights"]["flattened"] is True            # 0 < spread 5
+    assert rows[80]["learners"]["plastic"]["change_last_50_mean"] == 99.0  # the summary's own value is kept
+
+
+def test_table_has_a_line_per_stage_with_its_numbers(campaign):
+    table = stage_table(stage_rows(str(campaign))).splitlines()
+    assert len(table) == 2 + 3
+    assert table[0].startswith("| generations | plastic: held-out / unseen")
+    assert table[3].startswith("| 80 | 190 ± 10 / 191 ± 1 | 180, 200 | +99 ± 1 rising | 55 ± 5 / 56 ± 1 | 50, 60 |")
+    assert "| 7 / 8 | 500.2 / 499.8 | 0.1 M / 0.1 M | 800 / 800 |" in table[3]
+    assert "| 60 |" in table[4] and "+150 ± 50 rising" in table[4] and "+0 ± 0 flat" in table[4]
+
+
+def test_table_calls_a_curve_that_fell_by_its_spread_falling(campaign):
+    rows = stage_rows(str(campaign))
+    rows[0]["learners"]["weights"].update(change_last_50_mean=-6.0, change_last_50_std=1.0, flattened=True)
+    rows[0]["learners"]["plastic"].update(change_last_50_mean=-6.0, change_last_50_std=1.0, flattened=True)
+    line = stage_table(rows).splitlines()[2]
+    assert "| \u22126 ± 1 falling |" in line      # weights: fell by more than its spread, 5
+    assert "| \u22126 ± 1 flat |" in line         # plastic: by less than its spread, 10
+
+
+def test_stages_command_writes_stages_json(campaign, capsys):
+    study(["stages", "--out", str(campaign)])
+    assert "| 100 |" in capsys.readouterr().out
+    stored = json.loads((campaign / "stages.json").read_text())
+    assert [s["generations"] for s in stored["stages"]] == [100, 80, 60]
+
+
+def test_stages_command_names_a_missing_directory(tmp_path):
+    with pytest.raises(SystemExit, match="out: no campaign directory"):
+        study(["stages", "--out", str(tmp_path / "nowhere")])
+    with pytest.raises(SystemExit, match="holds no gen<N>/summary.json"):
+        study(["stages", "--out", str(tmp_path)])
