@@ -12,7 +12,7 @@ A PATH is a run directory (`pdlf_brian.rundir`), or a results folder holding run
 * the working-memory grid figures (``summary.json`` of a working-memory grid);
 * the control study's figures (``summary.json`` of `pdlf_brian.protocols.control_study`): score per
   task value (trained and unseen) with the trivial policies, held-out curves, and the steering
-  trajectories when ``steering.json`` exists;
+  trajectories of every ``steering.json`` / ``steering_s<seed>.json`` (``control_steering[_s<seed>]``);
 * lesion curves (``lesions.json``) and ablation curves (``ablations.json``).
 
 Figures are written as PNG and SVG to ``OUT/`` (default: ``PATH/figures``) with a JSON file of the
@@ -22,10 +22,14 @@ import base64
 import html
 import json
 import os
+import re
 
 import numpy as np
 
 from pdlf_brian.analysis.figures import close, save_figure, to_jsonable
+
+#: Steering files of a control study (`pdlf_brian.protocols.control_study.steering_file`).
+STEERING_FILE = re.compile(r"^steering(_s\d+)?\.json$")
 
 
 def _run_dirs(path):
@@ -274,13 +278,13 @@ def _control(report, path):
                                                            ylabel="held-out score (recommendation)"),
                    f"{family}: held-out score of the recommendation during training against generations and env "
                    "steps, mean +- std over seeds; trivial policies' held-out scores as lines")
-    steering_path = os.path.join(path, "steering.json")
-    if os.path.exists(steering_path):
-        with open(steering_path) as fh:
+    for name in sorted(n for n in os.listdir(path) if STEERING_FILE.match(n)):
+        with open(os.path.join(path, name)) as fh:
             steering = json.load(fh)
-        report.add("control_steering", steering_figure(steering),
-                   f"{family}: torso paths with the direction input changed during one episode (triangle, "
-                   "rectangle, arc); squares and grey arrows mark the intended direction from each change")
+        runs = ", ".join(f"{r['run']} at {r['generations']} generations" for r in steering["learners"].values())
+        report.add("control_" + name[:-len(".json")], steering_figure(steering, title=f"{family} steering: {runs}"),
+                   f"{family}: torso paths of {runs} with the direction input changed during one episode "
+                   "(triangle, rectangle, arc); squares and grey arrows mark the intended direction from each change")
 
 
 def _lesions(report, path):

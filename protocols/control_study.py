@@ -47,7 +47,8 @@ Subcommands
     -2pi/3, equal thirds: a closed triangle),
     ``rectangle`` (0, pi/2, pi, -pi/2, equal quarters) and ``arc`` (from 0 to pi linearly over the
     episode). All schedules and learners share one reset seed. ``OUT/steering.json`` holds per step
-    the torso x, y, the direction the environment used, and the reward.
+    the torso x, y, the direction the environment used, and the reward. With ``--seed S`` the file is
+    ``OUT/steering_sS.json`` instead, so the seeds of one study sit side by side.
 ``separability``
     Whether the hidden states separate the tasks (the paper's task manifolds, spec 5.2): every
     evaluated run's chosen genome plays ``--episodes`` held-out episodes per training task value
@@ -361,7 +362,7 @@ def _steer_seed(out, learner, seed):
 
 
 def steer(args):
-    """``steer``: ``steering.json`` for one run per learner."""
+    """``steer``: `steering_file` for one run per learner."""
     learners = {}
     for learner in args.learners:
         result = steer_run(_steer_seed(args.out, learner, args.seed), steps=args.steps)
@@ -375,7 +376,12 @@ def steer(args):
         schedules[name] = {"direction": values.tolist(), "marks": marks}
     data = {"family": _family(args.out), "episode_steps": n, "reset_seed": STEER_SEED, "schedules": schedules,
             "learners": learners}
-    _write_json(os.path.join(args.out, "steering.json"), data)
+    _write_json(os.path.join(args.out, steering_file(args.seed)), data)
+
+
+def steering_file(seed=None):
+    """``steering.json`` (the default run per learner) or ``steering_s<seed>.json`` (``--seed``)."""
+    return "steering.json" if seed is None else f"steering_s{seed}.json"
 
 
 # -- summary -------------------------------------------------------------------------------------
@@ -670,7 +676,8 @@ def parser():
     _budget_flags(tr)
     tr.add_argument("--agnostic-seeds", type=int, nargs="*", default=None,
                     help="seeds of the task-agnostic runs (default: the first of --seeds; none: no runs)")
-    s = sub.add_parser("steer", help="steering episodes (direction families) -> steering.json")
+    s = sub.add_parser("steer", help="steering episodes (direction families) -> steering.json "
+                                      "(steering_s<seed>.json with --seed)")
     s.add_argument("--out", required=True)
     s.add_argument("--seed", type=int, default=None, help="the runs to steer (default: lowest evaluated seed)")
     s.add_argument("--steps", type=int, default=None, help="env steps per episode (default: the run's)")

@@ -23,6 +23,7 @@ def out(tmp_path_factory):
     study(["train", "ant_dir", "--seeds", "0", "1"] + flags)
     study(["trivial", "ant_dir", "--seeds", "0", "1", "--agnostic-seeds", "0"] + flags)
     study(["steer", "--out", str(root)])
+    study(["steer", "--out", str(root), "--seed", "1", "--learners", "plastic"])
     study(["summarise", "--out", str(root)])
     return root
 
@@ -47,6 +48,9 @@ def test_every_subcommand_writes_what_it_says(out):
             run = result["schedules"][name]
             assert len(run["x"]) == len(run["y"]) == len(run["direction"]) == len(run["reward"]) == STEPS
             assert np.isfinite(run["return"]) and 1 <= run["alive_steps"] <= STEPS
+    other = read(out / "steering_s1.json")         # --seed writes beside the default file
+    assert list(other["learners"]) == ["plastic"] and other["learners"]["plastic"]["run"] == "plastic_s1"
+    assert other["schedules"] == steering["schedules"]
 
 
 def test_separability_of_hidden_states_per_run_and_learner(out):
@@ -150,7 +154,8 @@ def test_report_draws_the_control_figures(out):
     (out / "runs.json").write_text("[]")          # the working-memory grid's figures must skip a control summary
     assert main(["report", str(out)]) == 0
     names = set(os.listdir(out / "figures"))
-    for figure in ("control_task_values", "control_heldout_curves", "control_steering", "training_0_spread"):
+    for figure in ("control_task_values", "control_heldout_curves", "control_steering", "control_steering_s1",
+                   "training_0_spread"):
         assert {f"{figure}.png", f"{figure}.svg", f"{figure}.json"} <= names, figure
     assert "accuracy_grid.png" not in names
     numbers = read(out / "figures" / "control_steering.json")
@@ -162,7 +167,9 @@ def test_report_draws_the_control_figures(out):
     assert len(values["unseen_values"]) == 72 and set(values["trivial"]) == {"zero_action", "task_agnostic"}
     spread = read(out / "figures" / "training_0_spread.json")
     assert set(spread["generation"]) == {"plastic", "weights", "weights task-agnostic"}
-    assert "control_steering" in (out / "figures" / "report.html").read_text()
+    page = (out / "figures" / "report.html").read_text()
+    assert "control_steering" in page and "plastic_s1 at 2 generations" in page
+    assert set(read(out / "figures" / "control_steering_s1.json")["schedules"]["arc"]["learners"]) == {"plastic"}
     embedding = read(out / "figures" / "embedding_plastic_s0.json")
     assert len(set(embedding["labels"])) == 8                  # one class per training direction
     assert {"weights_plastic_s0.png", "activity_weights_s0.png"} <= names
