@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -123,9 +122,9 @@ def main(argv=None):
     os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
     started = time.perf_counter()
     if not args.summarise:
-        import multiprocessing
+        from pdlf_brian.evolution.executors import process_pool
 
-        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with process_pool(args.jobs) as pool:
             futures = [pool.submit(train_one, args.protocol, a, s, args) for a in args.ablations for s in args.seeds]
             for f in futures:
                 print(f.result(), flush=True)

@@ -69,10 +69,8 @@ study summaries. ``--set KEY=VALUE`` applies to every run (learners, agnostic, z
 """
 import argparse
 import json
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -185,7 +183,9 @@ def _run_jobs(jobs, n_workers):
     """Run ``[(function, args)]`` in ``n_workers`` spawned processes (in this one when 1); results in order."""
     if n_workers <= 1:
         return [fn(*a) for fn, a in jobs]
-    with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    from pdlf_brian.evolution.executors import process_pool
+
+    with process_pool(n_workers) as pool:
         futures = [pool.submit(fn, *a) for fn, a in jobs]
         return [f.result() for f in futures]
 

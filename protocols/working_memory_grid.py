@@ -14,12 +14,12 @@ run directories alone (``--summarise`` redoes only that).
 """
 import argparse
 import json
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+
+from pdlf_brian.evolution.executors import process_pool
 
 LEARNERS = ("plastic", "weights")
 
@@ -183,8 +183,7 @@ def main(argv=None):
     # longest runs first so the workers finish together
     groups.sort(key=lambda g: -(2 * g[0] + g[1]) * (2 if g[2] == "weights" else 1))
     start = time.perf_counter()
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=ctx) as pool:
+    with process_pool(args.jobs) as pool:
         futures = [pool.submit(run_group, L, d, learner, seeds, args) for L, d, learner, seeds in groups]
         for fut in futures:
             fut.result()
