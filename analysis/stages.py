@@ -15,6 +15,8 @@ import json
 import os
 import re
 
+import numpy as np
+
 from pdlf_brian.analysis.curves import TREND_WINDOW, flattened, read_log, recent_change
 
 #: Name of a stage's directory: ``gen`` and its number of generations.
@@ -67,9 +69,7 @@ def _trend(row, generations, logs):
     values = [v for v in per_seed if v is not None]
     if not values:
         return None, None, per_seed
-    mean = sum(values) / len(values)
-    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
-    return mean, std, per_seed
+    return float(np.mean(values)), float(np.std(values)), per_seed
 
 
 def stage_row(generations, summary, logs=None):
