@@ -119,18 +119,31 @@ def _change(entry):
     verdict = {True: " flat", False: " rising", None: ""}[entry["flattened"]]
     if entry["flattened"] and -entry["change_last_50_mean"] >= entry["train_score_std"]:
         verdict = " falling"
-    return f"{entry['change_last_50_mean']:+.0f} ± {entry['change_last_50_std']:.0f}{verdict}"
+    return f"{_signed(entry['change_last_50_mean'])} ± {entry['change_last_50_std']:.0f}{verdict}"
+
+
+def _signed(value):
+    """``+3``, ``−5``; a change that rounds to zero reads ``+0``, never ``−0``."""
+    return f"{int(round(value)):+d}"
+
+
+def _per_seed(entry):
+    """Per-seed scores, each with its own trend where known: the mean trend can pass the `flattened`
+    rule because the seeds drift apart while every one of them still rises."""
+    changes = entry.get("change_last_50_per_seed") or [None] * len(entry["per_seed"])
+    return ", ".join(f"{s:.0f}" + ("" if c is None else f" ({_signed(c)})") for s, c in zip(entry["per_seed"], changes))
 
 
 def stage_table(rows, learners=("plastic", "weights")):
     """Markdown table of `stage_rows`: one line per stage, newest first.
 
     The trend column says ``rising`` (not flattened), ``flat`` or ``falling`` (flattened, and fallen by at
-    least the spread over seeds).
+    least the spread over seeds); the per-seed column gives each seed's score and, in brackets, its own
+    change over the last 50 generations.
     """
     head = ["generations"]
     for learner in learners:
-        head += [f"{learner}: held-out / unseen", "per seed", "change over the last 50 gen."]
+        head += [f"{learner}: held-out / unseen", "per seed (change)", "change over the last 50 gen."]
     head += ["task-agnostic", "zero action", "env steps per run (" + " / ".join(learners) + ")",
              "wall time per run (s)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -143,7 +156,7 @@ def stage_table(rows, learners=("plastic", "weights")):
                 continue
             cells += [_score(entry["train_score_mean"], entry["train_score_std"]) + " / "
                       + _score(entry["unseen_score_mean"], entry["unseen_score_std"]),
-                      ", ".join(f"{s:.0f}" for s in entry["per_seed"]), _change(entry)]
+                      _per_seed(entry), _change(entry)]
         for name in ("task_agnostic", "zero_action"):
             scores = row[name]
             digits = 1 if name == "zero_action" else 0

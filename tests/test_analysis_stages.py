@@ -74,9 +74,10 @@ def test_table_has_a_line_per_stage_with_its_numbers(campaign):
     table = stage_table(stage_rows(str(campaign))).splitlines()
     assert len(table) == 2 + 3
     assert table[0].startswith("| generations | plastic: held-out / unseen")
-    assert table[3].startswith("| 80 | 190 ± 10 / 191 ± 1 | 180, 200 | +99 ± 1 rising | 55 ± 5 / 56 ± 1 | 50, 60 |")
+    assert table[3].startswith("| 80 | 190 ± 10 / 191 ± 1 | 180 (+98), 200 (+100) | +99 ± 1 rising | 55 ± 5 / 56 ± 1 | 50 (+0), 60 (+0) |")
     assert "| 7 / 8 | 500.2 / 499.8 | 0.1 M / 0.1 M | 800 / 800 |" in table[3]
     assert "| 60 |" in table[4] and "+150 ± 50 rising" in table[4] and "+0 ± 0 flat" in table[4]
+    assert "| 160 (+100), 180 (+200) |" in table[4]     # each seed's own trend, from the logs
 
 
 def test_table_calls_a_curve_that_fell_by_its_spread_falling(campaign):
