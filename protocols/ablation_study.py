@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 
+from pdlf_brian.evolution.executors import process_pool
+
 
 def train_one(protocol, ablation, seed, args):
     from pdlf_brian.cli import evaluate_run
@@ -122,8 +124,6 @@ def main(argv=None):
     os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
     started = time.perf_counter()
     if not args.summarise:
-        from pdlf_brian.evolution.executors import process_pool
-
         with process_pool(args.jobs) as pool:
             futures = [pool.submit(train_one, args.protocol, a, s, args) for a in args.ablations for s in args.seeds]
             for f in futures:

@@ -75,6 +75,7 @@ import time
 import numpy as np
 
 from pdlf_brian.analysis.curves import TREND_WINDOW
+from pdlf_brian.evolution.executors import process_pool
 
 LEARNERS = ("plastic", "weights")
 AGNOSTIC = "agnostic"
@@ -183,8 +184,6 @@ def _run_jobs(jobs, n_workers):
     """Run ``[(function, args)]`` in ``n_workers`` spawned processes (in this one when 1); results in order."""
     if n_workers <= 1:
         return [fn(*a) for fn, a in jobs]
-    from pdlf_brian.evolution.executors import process_pool
-
     with process_pool(n_workers) as pool:
         futures = [pool.submit(fn, *a) for fn, a in jobs]
         return [f.result() for f in futures]
