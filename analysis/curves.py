@@ -95,6 +95,18 @@ def flattened(change_mean, score_std, n_seeds):
     return bool(change_mean < score_std)
 
 
+def trend_verdict(change_mean, score_std, n_seeds):
+    """``'rising'``, ``'flat'`` or ``'falling'``: `flattened` split by direction. A flattened curve that
+    fell by at least the spread over seeds is ``'falling'``, not flat. None where `flattened` is None.
+    """
+    flat = flattened(change_mean, score_std, n_seeds)
+    if flat is None:
+        return None
+    if not flat:
+        return "rising"
+    return "falling" if -change_mean >= score_std else "flat"
+
+
 def _aligned(series, interpolate):
     """Stack several ``(x, v)`` series on the union of their x values.
 

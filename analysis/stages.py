@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from pdlf_brian.analysis.curves import TREND_WINDOW, flattened, read_log, recent_change
+from pdlf_brian.analysis.curves import TREND_WINDOW, flattened, read_log, recent_change, trend_verdict
 
 #: Name of a stage's directory: ``gen`` and its number of generations.
 STAGE_DIR = re.compile(r"^gen(\d+)$")
@@ -116,10 +116,9 @@ def _score(mean, std=None):
 def _change(entry):
     if entry["change_last_50_mean"] is None:
         return ""
-    verdict = {True: " flat", False: " rising", None: ""}[entry["flattened"]]
-    if entry["flattened"] and -entry["change_last_50_mean"] >= entry["train_score_std"]:
-        verdict = " falling"
-    return f"{_signed(entry['change_last_50_mean'])} ± {entry['change_last_50_std']:.0f}{verdict}"
+    verdict = trend_verdict(entry["change_last_50_mean"], entry["train_score_std"], len(entry["seeds"] or []))
+    return (f"{_signed(entry['change_last_50_mean'])} ± {entry['change_last_50_std']:.0f}"
+            + (f" {verdict}" if verdict else ""))
 
 
 def _signed(value):

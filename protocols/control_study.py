@@ -74,7 +74,7 @@ import time
 
 import numpy as np
 
-from pdlf_brian.analysis.curves import TREND_WINDOW
+from pdlf_brian.analysis.curves import TREND_WINDOW, flattened, trend_verdict
 from pdlf_brian.evolution.executors import process_pool
 
 LEARNERS = ("plastic", "weights")
@@ -445,7 +445,7 @@ def _family(out):
 
 def run_row(run_dir):
     """One row per run: scores of its chosen genome (``eval.json``) and its budget, or None if not evaluated."""
-    from pdlf_brian.analysis.curves import recent_change
+    from pdlf_brian.analysis.curves import recent_change  # looked up per call: tests replace it
     from pdlf_brian.rundir import EVAL, RunDir
 
     d = RunDir(run_dir)
@@ -477,8 +477,6 @@ def _mean_std(values):
 
 def group_row(label, rows):
     """Summary row of one group of runs (a learner or the agnostic baseline): means and stds over seeds."""
-    from pdlf_brian.analysis.curves import flattened
-
     train_m, train_s = _mean_std([r["train_score"] for r in rows])
     unseen_m, unseen_s = _mean_std([r["unseen_score"] for r in rows])
     change_m, change_s = _mean_std([r["heldout_change_last_50"] for r in rows])
@@ -632,11 +630,12 @@ def stages(out):
 def _print_summary(summary):
     for row in summary["rows"]:
         change = row["heldout_change_last_50_mean"]
+        verdict = trend_verdict(change, row["train_score_std"], len(row["seeds"]))
         print(f"{row['learner']}: held-out {row['train_score_mean']:.3f} +- {row['train_score_std']:.3f}, "
               f"unseen {row['unseen_score_mean']}, {row['generations']} generations, seeds {row['seeds']}"
               + (f", held-out curve moved {change:+.1f} over the last {TREND_WINDOW} generations"
                  if change is not None else "")
-              + {True: " (flattened)", False: " (still rising)", None: ""}[row["flattened"]])
+              + (f" ({verdict})" if verdict else ""))
     for name, section in summary["trivial"].items():
         if section:
             print(f"{name}: held-out {section['train_score_mean']:.3f}, unseen {section['unseen_score_mean']}")

@@ -230,3 +230,24 @@ def test_flattened_compares_the_recent_rise_with_the_spread_over_seeds():
     assert flattened(-5.0, 0.0, 3) is True            # falling curves have stopped rising
     assert flattened(1.0, 0.0, 1) is None             # one seed has no spread
     assert flattened(None, 10.0, 3) is None
+
+
+def test_trend_verdict_tells_a_falling_curve_from_a_flat_one():
+    from pdlf_brian.analysis.curves import trend_verdict
+
+    assert trend_verdict(66.0, 37.0, 5) == "rising"
+    assert trend_verdict(-5.0, 37.0, 5) == "flat"
+    assert trend_verdict(-390.0, 19.0, 3) == "falling"   # the tanh pilot's weight-trained Ants
+    assert trend_verdict(1.0, 0.0, 1) is None
+
+
+def test_printed_summary_names_the_trend(capsys):
+    from pdlf_brian.protocols.control_study import _print_summary
+
+    row = dict(learner="weights", train_score_mean=421.1, train_score_std=18.8, unseen_score_mean=420.2,
+               generations=50, seeds=[0, 1, 2], heldout_change_last_50_mean=-390.1)
+    _print_summary({"rows": [row, dict(row, learner="plastic", heldout_change_last_50_mean=60.0)],
+                    "trivial": {}, "warnings": []})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("moved -390.1 over the last 50 generations (falling)")
+    assert out[1].endswith("(rising)")
