@@ -61,7 +61,9 @@ SIGMAS = (0.04, 0.1, 0.25, 0.5, 1.0)
 MIN_SPIKE_FRACTION = 0.01     # below this (hidden neuron-steps with a spike) the network counts as silent
 GYM_MAX_COPIES = 128
 WARMUP_STEPS = 10
-NTHREAD = 2
+# physics threads (the caller's included); the driver passes --nthread to its workers through this variable
+NTHREAD = int(os.environ.get("CLOSED_LOOP_NTHREAD", "2"))
+LOOPS = ("runtime", "numpy", "cpp_standalone", "cuda_standalone")
 
 
 def _problem(family, device, P, E):
@@ -90,6 +92,10 @@ def _warm_up(problem, genomes):
     problem.evaluate(genomes, 12345)
     problem.n_steps = n_steps
     return time.perf_counter() - start
+
+
+_SHORT = {"runtime": "runtime", "numpy": "numpy", "cpp_standalone": "cpp", "cuda_standalone": "cuda"}
+_LABEL = {"runtime": "runtime", "numpy": "numpy", "cpp_standalone": "compiled", "cuda_standalone": "compiled on the GPU"}
 
 
 # -- workers (one process each) --------------------------------------------------------------
@@ -322,6 +328,13 @@ def _compact(text):
     return lines[start:]
 
 
+def _gpu_name():
+    try:
+        return subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 # -- driver ----------------------------------------------------------------------------------
 def run_worker(*args):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(args)]
@@ -348,6 +361,11 @@ def main():
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--cuda", action="store_true",
                         help="also the compiled loop on cuda_standalone (network on the GPU; needs one)")
+    parser.add_argument("--loops", nargs="+", choices=LOOPS, default=None,
+                        help="closed loops to time (default: runtime numpy cpp_standalone, plus cuda_standalone "
+                             "with --cuda); the numpy one also gives the physics on the closed loop's actions")
+    parser.add_argument("--nthread", type=int, default=2, help="physics threads of every loop (default 2)")
+    parser.add_argument("--no-gym", action="store_true", help="skip the sequential gymnasium loop")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=os.path.join(HERE, "results", "closed_loop.json"))
     args = parser.parse_args()
@@ -355,11 +373,17 @@ def main():
         name, *rest = json.loads(args.worker)
         print(json.dumps(WORKERS[name](*rest)))
         return
-    if args.cuda:
+    loops = list(args.loops or ["runtime", "numpy", "cpp_standalone"])
+    if args.cuda and "cuda_standalone" not in loops:
+        loops.append("cuda_standalone")
+    global NTHREAD
+    NTHREAD = args.nthread
+    os.environ["CLOSED_LOOP_NTHREAD"] = str(args.nthread)
+    if "cuda_standalone" in loops:
         from pdlf_brian.cuda import gpu_available
 
         if not gpu_available():
-            raise SystemExit("--cuda: no GPU here (nvidia-smi -L lists none)")
+            raise SystemExit("cuda_standalone: no GPU here (nvidia-smi -L lists none)")
     populations = args.populations or ([16] if args.quick else list(POPULATIONS))
     E = 50 if args.quick else args.episode_steps
     load_start = os.getloadavg()
@@ -385,45 +409,44 @@ def main():
         E_P = args.episode_steps_256 if (P >= 256 and args.episode_steps_256) else E
         for family in args.families:
             sigma = sigmas[family]
-            rt = run_worker("closed", family, "runtime", P, E_P, sigma, repeats)
-            npy = run_worker("closed", family, "numpy", P, E_P, sigma, repeats, True)
-            cpp = run_worker("closed", family, "cpp_standalone", P, E_P, sigma, repeats)
-            if cpp["runs"][0]["env_steps"] != rt["runs"][0]["env_steps"]:
-                raise RuntimeError(f"compiled and runtime loops differ: {cpp['runs'][0]} vs {rt['runs'][0]}")
-            cuda = run_worker("closed", family, "cuda_standalone", P, E_P, sigma, repeats) if args.cuda else None
-            replay = npy["physics_replay"]
+            closed = {loop: run_worker("closed", family, loop, P, E_P, sigma, repeats, loop == "numpy")
+                      for loop in loops}
+            steps = {loop: c["runs"][0]["env_steps"] for loop, c in closed.items()}
+            if len(set(steps.values())) > 1:
+                raise RuntimeError(f"the closed loops differ in their env steps: {steps}")
             phys = run_worker("physics", family, P, E_P, repeats)
-            gym = run_worker("gym", family, P, E_P)
+            gym = None if args.no_gym else run_worker("gym", family, P, E_P)
             row = {"P": P, "N": 8 * P, "family": family, "E": E_P, "sigma": sigma, "repeats": repeats,
-                   "closed_runtime_steps_per_s": rt["steps_per_s"], "closed_numpy_steps_per_s": npy["steps_per_s"],
-                   "physics_steps_per_s": phys["steps_per_s"], "gym_loop_steps_per_s": gym["steps_per_s"],
-                   "physics_replay_steps_per_s": replay["steps_per_s"],
-                   "closed_cpp_steps_per_s": cpp["steps_per_s"], "closed_cpp_copy_steps_per_s": cpp["copy_steps_per_s"],
-                   "ratio_closed_cpp_over_physics": cpp["steps_per_s"] / phys["steps_per_s"],
-                   "ratio_closed_cpp_over_physics_replay": cpp["steps_per_s"] / replay["steps_per_s"],
-                   "ratio_cpp_over_runtime": cpp["steps_per_s"] / rt["steps_per_s"],
-                   "closed_runtime_copy_steps_per_s": rt["copy_steps_per_s"],
-                   "closed_numpy_copy_steps_per_s": npy["copy_steps_per_s"],
-                   "live_fraction_closed_loop": rt["live_fraction"], "live_fraction_physics": phys["live_fraction"],
-                   "ratio_closed_runtime_over_physics": rt["steps_per_s"] / phys["steps_per_s"],
-                   "ratio_closed_runtime_over_physics_replay": rt["steps_per_s"] / replay["steps_per_s"],
-                   "ratio_closed_numpy_over_physics": npy["steps_per_s"] / phys["steps_per_s"],
-                   "ratio_runtime_over_numpy": rt["steps_per_s"] / npy["steps_per_s"],
-                   "details": {"closed_runtime": rt, "closed_numpy": npy, "closed_cpp": cpp, "physics": phys,
-                               "gym_loop": gym}}
-            if cuda:
-                row.update(closed_cuda_steps_per_s=cuda["steps_per_s"],
-                           ratio_closed_cuda_over_physics=cuda["steps_per_s"] / phys["steps_per_s"])
-                row["details"]["closed_cuda"] = cuda
-                print(f"P={P} {family}: compiled on the GPU {cuda['steps_per_s']:.0f}/s "
-                      f"(compile {cuda['compile_s']:.0f} s)", flush=True)
+                   "nthread": NTHREAD, "physics_steps_per_s": phys["steps_per_s"],
+                   "live_fraction_physics": phys["live_fraction"],
+                   "details": {"physics": phys}}
+            if gym:
+                row["gym_loop_steps_per_s"] = gym["steps_per_s"]
+                row["details"]["gym_loop"] = gym
+            for loop, c in closed.items():
+                name = _SHORT[loop]
+                row[f"closed_{name}_steps_per_s"] = c["steps_per_s"]
+                row[f"closed_{name}_copy_steps_per_s"] = c["copy_steps_per_s"]
+                row[f"ratio_closed_{name}_over_physics"] = c["steps_per_s"] / phys["steps_per_s"]
+                row["live_fraction_closed_loop"] = c["live_fraction"]
+                row["details"][f"closed_{name}"] = c
+            if "numpy" in closed:
+                replay = closed["numpy"]["physics_replay"]
+                row["physics_replay_steps_per_s"] = replay["steps_per_s"]
+                for loop in closed:
+                    name = _SHORT[loop]
+                    row[f"ratio_closed_{name}_over_physics_replay"] = row[f"closed_{name}_steps_per_s"] / replay["steps_per_s"]
+                    if loop != "numpy":
+                        row[f"ratio_{name}_over_numpy"] = row[f"closed_{name}_steps_per_s"] / closed["numpy"]["steps_per_s"]
+            if "runtime" in closed and "cpp_standalone" in closed:
+                row["ratio_cpp_over_runtime"] = row["closed_cpp_steps_per_s"] / row["closed_runtime_steps_per_s"]
             rows.append(row)
-            print(f"P={P} {family}: runtime {rt['steps_per_s']:.0f}/s  numpy {npy['steps_per_s']:.0f}/s  "
-                  f"compiled {cpp['steps_per_s']:.0f}/s (compile {cpp['compile_s']:.0f} s)  "
-                  f"physics {phys['steps_per_s']:.0f}/s  replay {replay['steps_per_s']:.0f}/s  gym {gym['steps_per_s']:.0f}/s  "
-                  f"closed/physics {row['ratio_closed_runtime_over_physics']:.2f}  "
-                  f"(runtime eval {rt['runs'][-1]['wall_s']:.1f} s, numpy eval {npy['runs'][-1]['wall_s']:.1f} s)",
-                  flush=True)
+            print(f"P={P} {family}: " + "  ".join(
+                f"{_SHORT[loop]} {c['steps_per_s']:.0f}/s" + (f" (compile {c['compile_s']:.0f} s)" if c.get("compile_s") else "")
+                for loop, c in closed.items())
+                + f"  physics {phys['steps_per_s']:.0f}/s"
+                + (f"  replay {row['physics_replay_steps_per_s']:.0f}/s" if "physics_replay_steps_per_s" in row else "")
+                + (f"  gym {gym['steps_per_s']:.0f}/s" if gym else ""), flush=True)
 
     profiles = []
     if not args.no_profile and "ant_dir" in args.families:
@@ -437,37 +460,47 @@ def main():
     targets = {}
     row64 = next((r for r in rows if r["P"] == 64 and r["family"] == "ant_dir"), None)
     if row64:
-        targets = {
-            "closed_runtime_at_least_half_physics_P64_ant_dir": row64["ratio_closed_runtime_over_physics"] >= 0.5,
-            "closed_runtime_not_slower_than_numpy_P64_ant_dir": row64["ratio_runtime_over_numpy"] >= 1.0,
-            "closed_runtime_at_least_half_physics_replay_P64_ant_dir":
-                row64["ratio_closed_runtime_over_physics_replay"] >= 0.5,
-            "ratio_closed_over_physics": row64["ratio_closed_runtime_over_physics"],
-            "ratio_closed_over_physics_replay": row64["ratio_closed_runtime_over_physics_replay"],
-            "ratio_runtime_over_numpy": row64["ratio_runtime_over_numpy"],
-            "ratio_closed_cpp_over_physics": row64["ratio_closed_cpp_over_physics"],
-            "ratio_cpp_over_runtime": row64["ratio_cpp_over_runtime"],
-        }
+        for name in ("runtime", "cpp", "cuda"):
+            if f"closed_{name}_steps_per_s" not in row64:
+                continue
+            ratio = row64[f"ratio_closed_{name}_over_physics"]
+            targets[f"ratio_closed_{name}_over_physics"] = ratio
+            if name == "runtime":
+                targets["closed_runtime_at_least_half_physics_P64_ant_dir"] = ratio >= 0.5
+            else:
+                targets[f"closed_{name}_at_least_0.8_physics_P64_ant_dir"] = ratio >= 0.8
+            if f"ratio_{name}_over_numpy" in row64:
+                targets[f"ratio_{name}_over_numpy"] = row64[f"ratio_{name}_over_numpy"]
+                targets[f"closed_{name}_faster_than_numpy_P64_ant_dir"] = row64[f"ratio_{name}_over_numpy"] > 1.0
+        if "ratio_cpp_over_runtime" in row64:
+            targets["ratio_cpp_over_runtime"] = row64["ratio_cpp_over_runtime"]
 
-    header = ("| P | N | family | E | closed loop runtime (steps/s) | closed loop numpy (steps/s) | "
-              "closed loop compiled (steps/s) | physics only (steps/s) | gymnasium loop (steps/s) | "
-              "closed/physics | compiled/physics | live (closed / physics) | "
-              "physics on closed-loop actions (steps/s) | closed/replay | runtime copy-steps/s |")
-    lines = [header, "|" + "---|" * 15]
+    columns = [("P", "P", "{:d}"), ("N", "N", "{:d}"), ("family", "family", "{}"), ("E", "E", "{:d}")]
+    columns += [(f"closed loop {_LABEL[loop]} (steps/s)", f"closed_{_SHORT[loop]}_steps_per_s", "{:.0f}") for loop in loops]
+    columns += [("physics only (steps/s)", "physics_steps_per_s", "{:.0f}")]
+    columns += [(f"{_LABEL[loop]}/physics", f"ratio_closed_{_SHORT[loop]}_over_physics", "{:.2f}") for loop in loops]
+    if "numpy" in loops:
+        columns += [("physics on closed-loop actions (steps/s)", "physics_replay_steps_per_s", "{:.0f}")]
+        columns += [(f"{_LABEL[loop]}/numpy", f"ratio_{_SHORT[loop]}_over_numpy", "{:.2f}") for loop in loops if loop != "numpy"]
+    if not args.no_gym:
+        columns += [("gymnasium loop (steps/s)", "gym_loop_steps_per_s", "{:.0f}")]
+    columns += [("live (closed / physics)", None, None)]
+    lines = ["| " + " | ".join(c[0] for c in columns) + " |", "|" + "---|" * len(columns)]
     for r in rows:
-        lines.append(f"| {r['P']} | {r['N']} | {r['family']} | {r['E']} | {r['closed_runtime_steps_per_s']:.0f} | "
-                     f"{r['closed_numpy_steps_per_s']:.0f} | {r['closed_cpp_steps_per_s']:.0f} | "
-                     f"{r['physics_steps_per_s']:.0f} | "
-                     f"{r['gym_loop_steps_per_s']:.0f}"
-                     + ("*" if r["details"]["gym_loop"]["extrapolated"] else "")
-                     + f" | {r['ratio_closed_runtime_over_physics']:.2f} | {r['ratio_closed_cpp_over_physics']:.2f} | "
-                     f"{r['live_fraction_closed_loop']:.2f} / "
-                     f"{r['live_fraction_physics']:.2f} | {r['physics_replay_steps_per_s']:.0f} | "
-                     f"{r['ratio_closed_runtime_over_physics_replay']:.2f} | {r['closed_runtime_copy_steps_per_s']:.0f} |")
+        cells = []
+        for _, key, fmt in columns:
+            if key is None:
+                cells.append(f"{r.get('live_fraction_closed_loop', float('nan')):.2f} / {r['live_fraction_physics']:.2f}")
+            else:
+                cell = fmt.format(r[key]) if key in r else "–"
+                if key == "gym_loop_steps_per_s" and r["details"]["gym_loop"]["extrapolated"]:
+                    cell += "*"
+                cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print()
     print(table)
-    if any(r["details"]["gym_loop"]["extrapolated"] for r in rows):
+    if any(r["details"].get("gym_loop", {}).get("extrapolated") for r in rows):
         print(f"* gymnasium loop timed on {GYM_MAX_COPIES} copies x E steps; the per-step rate stands for all N")
 
     load_end = os.getloadavg()
@@ -492,7 +525,8 @@ def main():
             "closed_loop": "problem.evaluate(genomes, seed) after a warm-up evaluation of "
                            f"{WARMUP_STEPS} env steps on the same network/environments; rate = reported env steps / "
                            "wall; best of 'repeats' calls",
-            "physics": "the same BatchedTaskEnv(family, N, nthread=2, max_episode_steps=E), same task values, "
+            "loops": loops,
+            "physics": f"the same BatchedTaskEnv(family, N, nthread={NTHREAD}, max_episode_steps=E), same task values, "
                        "uniform random actions in the bounds, E steps; live steps / wall",
             "gym_loop": f"pdlf_brian.envs.make(family, value) x min(N, {GYM_MAX_COPIES}) copies, stepped one after "
                         "another for E steps with uniform random actions (reset on termination); for N > "
@@ -517,7 +551,8 @@ def main():
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
                     "mujoco": mujoco.__version__, "brian2": brian2.__version__,
                     "loadavg_start": load_start, "loadavg_end": load_end,
-                    "note": "2 cores shared with other users; the load average includes their processes"},
+                    "gpu": _gpu_name() if "cuda_standalone" in loops else None,
+                    "note": "the load average includes other users' processes"},
         "elapsed_s": time.time() - t_start,
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
