@@ -12,6 +12,7 @@ from pdlf_brian.compiled_env import CompiledEnvironment
 from pdlf_brian.engine import make_network
 from pdlf_brian.errors import ConfigError, DeviceError
 from pdlf_brian.evolution.config import TrainConfig
+from pdlf_brian.loop_check import check_network_half, check_physics_half
 from pdlf_brian.protocols import problem_for
 
 pytestmark = pytest.mark.cpp_standalone
@@ -115,6 +116,18 @@ def test_compiled_live_flags_idle_ended_copies_as_the_runtime_loop_does(tmp_path
     np.testing.assert_allclose(compiled["recording"].output, runs[True]["recording"].output, rtol=1e-9, atol=1e-12)
     # and, against the loop that simulates every copy to the end, the same episode
     ended_copies_skipped_equal(runs[False], dict(compiled, steps=compiled["steps"]))
+    # the half-by-half check (what the CUDA tests rely on): both halves pass, and each catches a fault
+    assert check_network_half(problem, genomes, compiled)["ok"]
+    assert check_physics_half(problem, values, seeds, compiled)["ok"]
+    late = dict(compiled, action=np.roll(compiled["action"], 1, axis=0))        # actions one step late
+    physics = check_physics_half(problem, values, seeds, late)
+    assert not physics["ok"] and physics["reward"]["first_step"] == 0
+    live_step = int(compiled["steps"].max()) // 2
+    inputs = compiled["inputs"].copy()
+    copy = np.unravel_index(np.argmax(compiled["steps"]), compiled["steps"].shape)
+    inputs[live_step][copy] += 0.5
+    network = check_network_half(problem, genomes, dict(compiled, inputs=inputs))
+    assert not network["ok"] and network["first_step"] == live_step
 
 
 def test_python_controllers_stay_refused_on_standalone_devices():
@@ -229,7 +242,8 @@ def test_control_settings_the_compiled_loop_cannot_run():
             problem_for(protocol_config(family, "plastic", "cpp_standalone"))
     with pytest.raises(ConfigError, match="'cuda_standalone' runs the control loop compiled .* not 'hopper_vel'"):
         problem_for(protocol_config("hopper_vel", "plastic", "cuda_standalone"))
-    assert problem_for(protocol_config("halfcheetah_vel", "plastic", "cuda_standalone")).compiled
+    with pytest.warns(UserWarning, match="has not passed its checks on a GPU"):
+        assert problem_for(protocol_config("halfcheetah_vel", "plastic", "cuda_standalone")).compiled
     # the other task settings are accepted (recurrent and tanh run compiled: the slow case above)
     problem_for(protocol_config("ant_dir", "weights", "cpp_standalone", action_map="tanh", recurrent=True,
                                 episodes=2, task_input=False, values=[0.5, 1.0], nthread=0))
