@@ -121,6 +121,7 @@ END_TO_END_STEPS = 10     # env steps over which the CUDA and the runtime episod
     # the benchmark's set-up (P x 8 copies, 128 hidden neurons, PGPE's starting spread, 2 physics threads),
     # where the first H200 run saw no Ant fall in 102,400 env steps against about 28,500 on the CPU
     pytest.param("ant_dir", "plastic", (4, 8, 128, 0.04, 2), id="ant_dir-plastic-benchmark"),
+    pytest.param("ant_dir", "plastic", (4, 8, 128, 0.04, 1), id="ant_dir-plastic-benchmark-1thread"),
 ])
 def test_cuda_closed_loop_episodes_check_out(tmp_path, record_property, family, learner, sizes):
     info = run_script(tmp_path, family, learner, "run", sizes)

@@ -29,7 +29,7 @@ print('toolkit', find_cuda_toolkit(), 'curand', find_curand(), 'gpu', gpu_availa
 PIN_T=""; PIN_B=""
 if command -v taskset >/dev/null; then PIN_T="taskset -c 8-15"; PIN_B="taskset -c 0-7"; fi
 ( $PIN_T timeout $(( $(left) - 10 )) python3 -m pytest -p no:cacheprovider -m cuda_standalone \
-    tests/test_cuda_closed_loop.py tests/test_cuda_build.py -n 5 -v -rA --junitxml=$OUT/cuda_tests.xml \
+    tests/test_cuda_closed_loop.py tests/test_cuda_build.py -n 6 -v -rA --junitxml=$OUT/cuda_tests.xml \
     > $OUT/cuda_tests.log 2>&1; echo "tests rc $? after $(( $(date +%s) - T0 )) s" >> $OUT/cuda_tests.log ) &
 TESTS=$!
 bench() { local name=$1; shift; local t=$(( $(left) - 15 )); [ $t -lt 30 ] && { echo "skip $name"; return; }
