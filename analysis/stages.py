@@ -165,3 +165,90 @@ def stage_table(rows, learners=("plastic", "weights")):
         cells.append(" / ".join("" if e is None else f"{e['wall_seconds']:,.0f}" for e in present))
         lines.append(("| " + " | ".join(cells) + " |").replace("-", "\u2212"))
     return "\n".join(lines)
+
+
+def stage_trend_figure(rows, path_without_ext, learners=("plastic", "weights"), since=None, title=None):
+    """Has a campaign's curve levelled off? Its stages drawn against generations.
+
+    Top: each learner's held-out score at every stage, per seed (thin) and the mean over seeds (thick),
+    with the zero-action level. Bottom: each stage's change over the last 50 generations, per seed
+    (dots) and its mean (line), against the spread of the scores over seeds (dashed): the `flattened`
+    rule calls a curve flat where the line lies below its dashed line, but a curve has levelled off
+    only when the line comes down to zero.
+
+    Parameters
+    ----------
+    rows : list of dict
+        `stage_rows` (any order).
+    path_without_ext : str
+        Where to write the figure (``.png``, ``.svg``) and the numbers behind it (``.json``).
+    learners : sequence of str
+    since : int, optional
+        Leave out stages of fewer generations (the early stages' large changes squash the axis).
+    title : str, optional
+
+    Returns
+    -------
+    dict
+        The numbers drawn: ``generations`` and, per learner, ``mean``, ``per_seed``, ``change_mean``,
+        ``change_per_seed`` and ``spread`` (lists over stages, None where a stage lacks the value), and
+        ``score_axis``, the top panel's limits.
+    """
+    from pdlf_brian.analysis.figures import close, pyplot, save_figure, to_jsonable
+
+    rows = sorted((r for r in rows if since is None or r["generations"] >= since), key=lambda r: r["generations"])
+    if not rows:
+        raise ValueError(f"since: no stage has at least {since} generations")
+    gens = [r["generations"] for r in rows]
+    data = {"generations": gens, "learners": {}, "zero_action": [
+        None if r["zero_action"] is None else r["zero_action"]["train_score"] for r in rows]}
+    for learner in learners:
+        entries = [r["learners"].get(learner) for r in rows]
+        if not any(entries):
+            continue
+        n_seeds = max(len(e["per_seed"]) for e in entries if e)
+        data["learners"][learner] = {
+            "mean": [e and e["train_score_mean"] for e in entries],
+            "spread": [e and e["train_score_std"] for e in entries],
+            "per_seed": [[e["per_seed"][s] if e and s < len(e["per_seed"]) else None for e in entries]
+                         for s in range(n_seeds)],
+            "change_mean": [e and e["change_last_50_mean"] for e in entries],
+            "change_per_seed": [[(e.get("change_last_50_per_seed") or [None] * n_seeds)[s]
+                                 if e and s < len(e.get("change_last_50_per_seed") or []) else None
+                                 for e in entries] for s in range(n_seeds)]}
+    plt = pyplot()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    nan = lambda values: [np.nan if v is None else v for v in values]          # noqa: E731
+    for colour, (learner, d) in zip(("C0", "C1", "C2", "C3"), data["learners"].items()):
+        for s, seed in enumerate(d["per_seed"]):
+            top.plot(gens, nan(seed), "-", color=colour, lw=0.8, alpha=0.45)
+            bottom.plot(gens, nan(d["change_per_seed"][s]), "o", color=colour, ms=3.5, alpha=0.55)
+        top.plot(gens, nan(d["mean"]), "o-", color=colour, lw=2.2, label=f"{learner} (mean; thin: seeds)")
+        bottom.plot(gens, nan(d["change_mean"]), "-", color=colour, lw=2.2, label=f"{learner}: mean change (dots: seeds)")
+        bottom.plot(gens, nan(d["spread"]), "--", color=colour, lw=1.2, label=f"{learner}: spread over seeds")
+    scores = [v for d in data["learners"].values() for seed in d["per_seed"] for v in seed if v is not None]
+    zero = [v for v in data["zero_action"] if v is not None]
+    if zero:
+        # scale, not data: a level far from the curves is named, not drawn off the curves' axis
+        lo, hi = min(scores), max(scores)
+        pad = 0.5 * (hi - lo) or 1.0
+        inside = lo - pad <= zero[-1] <= hi + pad
+        top.plot(gens, nan(data["zero_action"]), ":", color="grey",
+                 label="zero action" + ("" if inside else f" at {zero[-1]:.0f}, {'below' if zero[-1] < lo else 'above'} the axis"))
+        if not inside:
+            top.set_ylim(lo - 0.1 * pad, hi + 0.1 * pad)
+    bottom.axhline(0.0, color="black", lw=0.8)
+    top.set_ylabel("held-out score at the stage")
+    bottom.set_ylabel(f"change over the last {TREND_WINDOW} generations")
+    bottom.set_xlabel("generations")
+    top.legend(fontsize=8)
+    bottom.legend(fontsize=8)
+    top.set_title(title or "Stages of the campaign")
+    fig.tight_layout()
+    data["score_axis"] = list(top.get_ylim())
+    save_figure(fig, path_without_ext)
+    close(fig)
+    data = to_jsonable(data)
+    with open(path_without_ext + ".json", "w") as fh:
+        json.dump(data, fh, indent=1)
+    return data

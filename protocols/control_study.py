@@ -61,8 +61,9 @@ Subcommands
     ``trivial`` also write it when they finish); see `write_summary`.
 ``stages``
     A campaign continued in stages keeps each finished stage's summary in ``OUT/gen<N>/``; this
-    prints them as one markdown table, a line per stage (`pdlf_brian.analysis.stages`), and writes
-    the rows to ``OUT/stages.json``.
+    prints them as one markdown table, a line per stage (`pdlf_brian.analysis.stages`), writes
+    the rows to ``OUT/stages.json``, and draws them (``OUT/stages_trend.png``: scores and their change
+    over the last 50 generations against the stages' generations; ``--since N`` leaves out earlier stages).
 
 Scores are mean episode returns; means and standard deviations over seeds use ddof=0, as the other
 study summaries. ``--set KEY=VALUE`` applies to every run (learners, agnostic, zero action).
@@ -614,9 +615,10 @@ def write_summary(out, command=None):
     return summary
 
 
-def stages(out):
-    """``OUT/stages.json`` (`pdlf_brian.analysis.stages.stage_rows`) and its markdown table."""
-    from pdlf_brian.analysis.stages import stage_rows, stage_table
+def stages(out, since=None):
+    """``OUT/stages.json`` (`pdlf_brian.analysis.stages.stage_rows`), ``OUT/stages_trend.png`` and the
+    markdown table."""
+    from pdlf_brian.analysis.stages import stage_rows, stage_table, stage_trend_figure
 
     try:
         rows = stage_rows(out)
@@ -624,6 +626,11 @@ def stages(out):
         raise SystemExit(f"control_study stages: error: {exc}") from None
     _write_json(os.path.join(out, "stages.json"), {"meta": {"written": time.strftime("%Y-%m-%d %H:%M:%S")},
                                                    "stages": rows})
+    try:
+        stage_trend_figure(rows, os.path.join(out, "stages_trend"), since=since,
+                           title=f"{os.path.basename(os.path.normpath(out))}: the campaign's stages")
+    except ValueError as exc:
+        raise SystemExit(f"control_study stages: error: {exc}") from None
     return stage_table(rows)
 
 
@@ -687,6 +694,7 @@ def parser():
     su.add_argument("--out", required=True)
     st = sub.add_parser("stages", help="one line per finished stage (OUT/gen<N>/summary.json) -> stages.json")
     st.add_argument("--out", required=True)
+    st.add_argument("--since", type=int, default=None, help="draw only stages of at least this many generations")
     return p
 
 
@@ -714,7 +722,7 @@ def _main(argv):
         separability_study(args.out, episodes=args.episodes)
         return
     elif args.command == "stages":
-        print(stages(args.out))
+        print(stages(args.out, since=args.since))
         return
     _print_summary(write_summary(args.out, command))
 
