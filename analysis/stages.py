@@ -167,7 +167,13 @@ def stage_table(rows, learners=("plastic", "weights")):
     return "\n".join(lines)
 
 
-def stage_trend_figure(rows, path_without_ext, learners=("plastic", "weights"), since=None, title=None):
+def _per_seed_series(entries, key, n_seeds):
+    """``n_seeds`` lists over stages of ``entry[key][seed]``, None where a stage lacks it."""
+    return [[(e.get(key) or [])[s] if e and s < len(e.get(key) or []) else None for e in entries]
+            for s in range(n_seeds)]
+
+
+def stage_trend_figure(rows, learners=("plastic", "weights"), since=None, title=None):
     """Has a campaign's curve levelled off? Its stages drawn against generations.
 
     Top: each learner's held-out score at every stage, per seed (thin) and the mean over seeds (thick),
@@ -180,8 +186,6 @@ def stage_trend_figure(rows, path_without_ext, learners=("plastic", "weights"), 
     ----------
     rows : list of dict
         `stage_rows` (any order).
-    path_without_ext : str
-        Where to write the figure (``.png``, ``.svg``) and the numbers behind it (``.json``).
     learners : sequence of str
     since : int, optional
         Leave out stages of fewer generations (the early stages' large changes squash the axis).
@@ -189,12 +193,13 @@ def stage_trend_figure(rows, path_without_ext, learners=("plastic", "weights"), 
 
     Returns
     -------
-    dict
-        The numbers drawn: ``generations`` and, per learner, ``mean``, ``per_seed``, ``change_mean``,
+    tuple
+        ``(figure, numbers)`` as the other figure functions (saved by `pdlf_brian.analysis.report.Report`):
+        ``generations``, ``zero_action`` and, per learner, ``mean``, ``per_seed``, ``change_mean``,
         ``change_per_seed`` and ``spread`` (lists over stages, None where a stage lacks the value), and
         ``score_axis``, the top panel's limits.
     """
-    from pdlf_brian.analysis.figures import close, pyplot, save_figure, to_jsonable
+    from pdlf_brian.analysis.figures import pyplot
 
     rows = sorted((r for r in rows if since is None or r["generations"] >= since), key=lambda r: r["generations"])
     if not rows:
@@ -210,12 +215,9 @@ def stage_trend_figure(rows, path_without_ext, learners=("plastic", "weights"), 
         data["learners"][learner] = {
             "mean": [e and e["train_score_mean"] for e in entries],
             "spread": [e and e["train_score_std"] for e in entries],
-            "per_seed": [[e["per_seed"][s] if e and s < len(e["per_seed"]) else None for e in entries]
-                         for s in range(n_seeds)],
+            "per_seed": _per_seed_series(entries, "per_seed", n_seeds),
             "change_mean": [e and e["change_last_50_mean"] for e in entries],
-            "change_per_seed": [[(e.get("change_last_50_per_seed") or [None] * n_seeds)[s]
-                                 if e and s < len(e.get("change_last_50_per_seed") or []) else None
-                                 for e in entries] for s in range(n_seeds)]}
+            "change_per_seed": _per_seed_series(entries, "change_last_50_per_seed", n_seeds)}
     plt = pyplot()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
     nan = lambda values: [np.nan if v is None else v for v in values]          # noqa: E731
@@ -246,9 +248,4 @@ def stage_trend_figure(rows, path_without_ext, learners=("plastic", "weights"), 
     top.set_title(title or "Stages of the campaign")
     fig.tight_layout()
     data["score_axis"] = list(top.get_ylim())
-    save_figure(fig, path_without_ext)
-    close(fig)
-    data = to_jsonable(data)
-    with open(path_without_ext + ".json", "w") as fh:
-        json.dump(data, fh, indent=1)
-    return data
+    return fig, data

@@ -618,6 +618,7 @@ def write_summary(out, command=None):
 def stages(out, since=None):
     """``OUT/stages.json`` (`pdlf_brian.analysis.stages.stage_rows`), ``OUT/stages_trend.png`` and the
     markdown table."""
+    from pdlf_brian.analysis.report import Report
     from pdlf_brian.analysis.stages import stage_rows, stage_table, stage_trend_figure
 
     try:
@@ -627,10 +628,11 @@ def stages(out, since=None):
     _write_json(os.path.join(out, "stages.json"), {"meta": {"written": time.strftime("%Y-%m-%d %H:%M:%S")},
                                                    "stages": rows})
     try:
-        stage_trend_figure(rows, os.path.join(out, "stages_trend"), since=since,
-                           title=f"{os.path.basename(os.path.normpath(out))}: the campaign's stages")
+        trend = stage_trend_figure(rows, since=since,
+                                   title=f"{os.path.basename(os.path.normpath(out))}: the campaign's stages")
     except ValueError as exc:
         raise SystemExit(f"control_study stages: error: {exc}") from None
+    Report(out).add("stages_trend", trend)
     return stage_table(rows)
 
 

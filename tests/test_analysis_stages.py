@@ -96,8 +96,8 @@ def test_stages_command_writes_stages_json(campaign, capsys):
     assert [s["generations"] for s in stored["stages"]] == [100, 80, 60]
 
 
-def test_trend_figure_draws_the_stages_in_order_with_their_numbers(campaign, tmp_path):
-    data = stage_trend_figure(stage_rows(str(campaign)), str(tmp_path / "fig" / "trend"))
+def test_trend_figure_draws_the_stages_in_order_with_their_numbers(campaign):
+    fig, data = stage_trend_figure(stage_rows(str(campaign)))
     assert data["generations"] == [60, 80, 100]
     plastic = data["learners"]["plastic"]
     assert plastic["mean"] == [170.0, 190.0, 210.0] and plastic["spread"] == [10.0, 10.0, 10.0]
@@ -105,33 +105,31 @@ def test_trend_figure_draws_the_stages_in_order_with_their_numbers(campaign, tmp
     assert plastic["change_mean"][:2] == pytest.approx([150.0, 99.0])
     assert plastic["change_per_seed"][1][:2] == pytest.approx([200.0, 100.0])
     assert data["zero_action"] == [500.25] * 3
-    for ext in ("png", "svg", "json"):
-        assert (tmp_path / "fig" / f"trend.{ext}").stat().st_size > 0
-    assert json.loads((tmp_path / "fig" / "trend.json").read_text()) == data
+    assert len(fig.axes) == 2
 
 
-def test_trend_figure_leaves_out_stages_before_since(campaign, tmp_path):
-    data = stage_trend_figure(stage_rows(str(campaign)), str(tmp_path / "trend"), since=80)
-    assert data["generations"] == [80, 100]
+def test_trend_figure_leaves_out_stages_before_since(campaign):
+    assert stage_trend_figure(stage_rows(str(campaign)), since=80)[1]["generations"] == [80, 100]
     with pytest.raises(ValueError, match="since: no stage has at least 200 generations"):
-        stage_trend_figure(stage_rows(str(campaign)), str(tmp_path / "trend"), since=200)
+        stage_trend_figure(stage_rows(str(campaign)), since=200)
 
 
-def test_trend_figure_names_a_zero_action_level_far_below_the_curves(campaign, tmp_path):
+def test_trend_figure_names_a_zero_action_level_far_below_the_curves(campaign):
     rows = stage_rows(str(campaign))
     for row in rows:
         row["zero_action"] = {"train_score": -5000.0, "unseen_score": -5000.0}
-    data = stage_trend_figure(rows, str(tmp_path / "trend"))
+    data = stage_trend_figure(rows)[1]
     assert data["zero_action"] == [-5000.0] * 3
     assert data["score_axis"][0] > 0                           # the curves (50-220) keep their axis
     rows[0]["zero_action"]["train_score"] = 100.0               # a level among the curves sets nothing
-    assert stage_trend_figure(rows, str(tmp_path / "trend"))["score_axis"][0] < -4000
+    assert stage_trend_figure(rows)[1]["score_axis"][0] < -4000
 
 
 def test_stages_command_draws_the_trend(campaign):
     study(["stages", "--out", str(campaign), "--since", "80"])
     assert json.loads((campaign / "stages_trend.json").read_text())["generations"] == [80, 100]
-    assert (campaign / "stages_trend.png").stat().st_size > 0
+    for ext in ("png", "svg"):
+        assert (campaign / f"stages_trend.{ext}").stat().st_size > 0
     with pytest.raises(SystemExit, match="since: no stage"):
         study(["stages", "--out", str(campaign), "--since", "1000"])
 
