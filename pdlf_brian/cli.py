@@ -33,7 +33,10 @@ def _train(args):
 
 
 def evaluate_run(run_dir, problem=None, figure=True):
-    """The protocol's `final_report` of a run's chosen genome: writes eval.json (and the training figure)."""
+    """The protocol's `final_report` of a run's chosen genome: writes eval.json (and the training figure).
+
+    The genome is scored with the protocol state that belongs to it (`RunDir.genome_state_file`,
+    named in eval.json's ``problem_state``); a ``problem`` passed in has that state loaded."""
     from pdlf_brian.analysis.curves import plot_training
     from pdlf_brian.evolution.trainer import generation_seed, load_run
     from pdlf_brian.protocols import problem_for_run
@@ -41,7 +44,10 @@ def evaluate_run(run_dir, problem=None, figure=True):
 
     config, log, best, recommendation = load_run(run_dir)
     d = RunDir(run_dir)
-    problem = problem or problem_for_run(run_dir, config)
+    if problem is None:
+        problem = problem_for_run(run_dir, config)
+    elif d.genome_state_file() is not None:
+        problem.load_state(d.problem_state(d.genome_state_file()))
     if len(recommendation) != problem.genome_size:
         raise ConfigError(f"run directory {run_dir}: its genome has {len(recommendation)} values but the "
                           f"{config.protocol!r} problem of its config needs {problem.genome_size}")
@@ -49,6 +55,7 @@ def evaluate_run(run_dir, problem=None, figure=True):
     seed = generation_seed(config.seed, 10**6, 2)       # a stream never used in training
     report = problem.final_report(genome, seed)
     report["genome"] = "best_genome.npy" if best is not None else "recommendation.npy"
+    report["problem_state"] = d.genome_state_file()
     d.write_json(EVAL, report)
     metrics = report["final"]
     wm = config.protocol == "working_memory"

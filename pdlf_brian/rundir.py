@@ -1,22 +1,25 @@
 """The run directory: one format written by every protocol, read by evaluation, grids and analysis.
 
-=========================  =====================================================================
-file                       what it holds
-=========================  =====================================================================
-``config.json``            the resolved `TrainConfig` (protocol, learner, rule, task, budget, seed)
-``log.jsonl``              one JSON line per generation: generation, best, mean, std, heldout,
-                           env_steps, wall_time (and any protocol extras)
-``checkpoint.pkl``         optimizer state (not its history), generation, log and protocol state,
-                           replaced atomically after every generation; what ``--resume`` reads
-``recommendation.npy``     the optimizer's recommendation after the last generation
-``best_genome.npy``        the recommendation with the best held-out score so far
-``snapshots/``             ``generation_NNNNNN.npy``: the recommendation every ``snapshot_every``
-                           generations (for the evolution of rule parameters)
-``problem_state.json``     protocol state that evaluation needs (control: observation statistics),
-                           written with every checkpoint
-``eval.json``              the protocol's `final_report` of the chosen genome (held-out episodes)
-``figures/``               figures drawn from the above
-=========================  =====================================================================
+============================  ==================================================================
+file                          what it holds
+============================  ==================================================================
+``config.json``               the resolved `TrainConfig` (protocol, learner, rule, task, budget, seed)
+``log.jsonl``                 one JSON line per generation: generation, best, mean, std, heldout,
+                              env_steps, wall_time (and any protocol extras)
+``checkpoint.pkl``            optimizer state (not its history), generation, log and protocol state,
+                              replaced atomically after every generation; what ``--resume`` reads
+``recommendation.npy``        the optimizer's recommendation after the last generation
+``best_genome.npy``           the recommendation with the best held-out score so far
+``snapshots/``                ``generation_NNNNNN.npy``: the recommendation every ``snapshot_every``
+                              generations (for the evolution of rule parameters)
+``problem_state.json``        protocol state that evaluation needs (control: observation statistics),
+                              written with every checkpoint
+``best_problem_state.json``   the protocol state at the generation ``best_genome.npy`` was chosen:
+                              the genome is evaluated with it, not with the state training has
+                              reached since
+``eval.json``                 the protocol's `final_report` of the chosen genome (held-out episodes)
+``figures/``                  figures drawn from the above
+============================  ==================================================================
 
 Loading checks what is there and names what is missing, so a typo or an unfinished run gives a
 clear error instead of a traceback.
@@ -32,7 +35,7 @@ from pdlf_brian.errors import ConfigError
 CONFIG, LOG, CHECKPOINT = "config.json", "log.jsonl", "checkpoint.pkl"
 RECOMMENDATION, BEST, EVAL = "recommendation.npy", "best_genome.npy", "eval.json"
 SNAPSHOTS, FIGURES = "snapshots", "figures"
-PROBLEM_STATE = "problem_state.json"
+PROBLEM_STATE, BEST_STATE = "problem_state.json", "best_problem_state.json"
 #: What a finished training run holds (best_genome.npy only where held-out evaluations ran).
 TRAINED = (CONFIG, LOG, CHECKPOINT, RECOMMENDATION)
 
@@ -119,12 +122,22 @@ class RunDir:
         names = sorted(n for n in os.listdir(folder) if n.startswith("generation_") and n.endswith(".npy"))
         return [(int(n[len("generation_"):-4]), np.load(os.path.join(folder, n))) for n in names]
 
-    def problem_state(self):
-        """The protocol state saved with the last checkpoint, or None."""
-        if not self.has(PROBLEM_STATE):
+    def problem_state(self, name=PROBLEM_STATE):
+        """The protocol state saved with the last checkpoint (or in file ``name``), or None."""
+        if not self.has(name):
             return None
-        with open(self / PROBLEM_STATE) as fh:
+        with open(self / name) as fh:
             return json.load(fh)
+
+    def genome_state_file(self):
+        """The file holding the protocol state that belongs to `genome`, or None if the run has none.
+
+        That is ``best_problem_state.json`` for a best held-out genome; runs written before that file
+        existed, and runs judged by their recommendation, fall back to ``problem_state.json``.
+        """
+        if self.has(BEST) and self.has(BEST_STATE):
+            return BEST_STATE
+        return PROBLEM_STATE if self.has(PROBLEM_STATE) else None
 
     def eval(self):
         self.require(EVAL, action="summarise")

@@ -35,15 +35,17 @@ def protocol_class(name):
 
 
 def problem_for_run(run_dir, config=None):
-    """The `Problem` of a trained run directory, with its saved protocol state (e.g. observation
-    statistics) loaded; ``config`` overrides the saved one (e.g. a longer episode for steering)."""
+    """The `Problem` of a trained run directory, with the protocol state (e.g. observation
+    statistics) that belongs to the run's chosen genome loaded (`RunDir.genome_state_file`: the state
+    at the generation the best genome was chosen, where the run kept it); ``config`` overrides the
+    saved config (e.g. a longer episode for steering)."""
     from pdlf_brian.rundir import RunDir
 
     d = RunDir(run_dir)
     problem = problem_for(config or d.config())
-    state = d.problem_state()
-    if state is not None:
-        problem.load_state(state)
+    name = d.genome_state_file()
+    if name is not None:
+        problem.load_state(d.problem_state(name))
     return problem
 
 

@@ -220,3 +220,33 @@ def test_task_agnostic_baseline_does_not_see_the_task_value():
     out = problem.rollout(problem.make(1, 2), genome, [1.0, -2.0], seeds=[1, 2], record_steps=True)
     assert np.all(out["inputs"][..., -1] == 0.0)
     np.testing.assert_array_equal(out["task_value"][0], [1.0, -2.0])      # the reward still uses it
+
+
+def test_best_genome_keeps_the_observation_statistics_it_was_chosen_with(tmp_path):
+    """eval.json scores best_genome.npy with the statistics of the generation that chose it, not the last."""
+    from pdlf_brian.cli import evaluate_run
+    from pdlf_brian.evolution.trainer import generation_seed
+    from pdlf_brian.protocols import problem_for_run
+
+    seen = []
+    c = config(generations=5, seed=2)      # its best held-out genome comes at generation 1 of 0-4
+    Trainer(c, tmp_path / "run", problem_for(c),
+            callbacks=[lambda trainer, record: seen.append((record["heldout"], trainer.problem.state()))]).run()
+    chosen = int(np.argmax([h for h, _ in seen]))
+    assert chosen < len(seen) - 1, "setup: the best held-out genome must come before the last generation"
+    kept = json.loads((tmp_path / "run" / "best_problem_state.json").read_text())
+    assert kept == seen[chosen][1] and kept != seen[-1][1]
+
+    report = json.loads(open(evaluate_run(tmp_path / "run", figure=False)["eval"]).read())
+    assert report["problem_state"] == "best_problem_state.json"
+    problem = problem_for_run(tmp_path / "run")
+    assert problem.state() == kept
+    genome, seed = np.load(tmp_path / "run" / "best_genome.npy"), generation_seed(c.seed, 10**6, 2)
+    assert report["final"]["score"] == problem.final_report(genome, seed)["final"]["score"]
+    problem.load_state(seen[-1][1])
+    assert report["final"]["score"] != problem.final_report(genome, seed)["final"]["score"]
+    # a run written before best_problem_state.json existed falls back to the last statistics, and says so
+    last_score = problem.final_report(genome, seed)["final"]["score"]
+    (tmp_path / "run" / "best_problem_state.json").unlink()
+    report = json.loads(open(evaluate_run(tmp_path / "run", figure=False)["eval"]).read())
+    assert report["problem_state"] == "problem_state.json" and report["final"]["score"] == last_score

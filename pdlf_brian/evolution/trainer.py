@@ -152,6 +152,9 @@ class Trainer:
             extras = {f"heldout_{k}": metrics.get(k) for k in self.problem.logged_metrics}
             if heldout > state["best_heldout"]:
                 state["best_heldout"], state["best_genome"] = heldout, genome
+                problem_state = self.problem.state()
+                if problem_state is not None:       # the state this genome was scored with
+                    self.dir.write_json(rd.BEST_STATE, problem_state)
                 self.dir.write_genome(rd.BEST, genome)
         if c.snapshot_every and ((gen + 1) % c.snapshot_every == 0 or last):
             self.dir.write_snapshot(gen + 1, genome)
