@@ -139,6 +139,11 @@ class RunDir:
             return BEST_STATE
         return PROBLEM_STATE if self.has(PROBLEM_STATE) else None
 
+    def genome_state(self):
+        """The protocol state in `genome_state_file`, or None."""
+        name = self.genome_state_file()
+        return None if name is None else self.problem_state(name)
+
     def eval(self):
         self.require(EVAL, action="summarise")
         with open(self / EVAL) as fh:

@@ -43,9 +43,9 @@ def problem_for_run(run_dir, config=None):
 
     d = RunDir(run_dir)
     problem = problem_for(config or d.config())
-    name = d.genome_state_file()
-    if name is not None:
-        problem.load_state(d.problem_state(name))
+    state = d.genome_state()
+    if state is not None:
+        problem.load_state(state)
     return problem
 
 
