@@ -18,14 +18,10 @@ import os
 import numpy as np
 from scipy.optimize import curve_fit
 
-from pdlf_brian.analysis.curves import curve, read_log
+from pdlf_brian.analysis.curves import curve, curve_statistics, read_log
 
 #: Generations over which a rise is counted (as in the stage table's "change over the last 50").
 PER = 50
-
-
-def _model(g, level, amplitude, tau, start):
-    return level - amplitude * np.exp(-(g - start) / tau)
 
 
 def fit_saturating(generations, scores, start, per=PER):
@@ -55,7 +51,10 @@ def fit_saturating(generations, scores, start, per=PER):
         return None
     span = max(g[-1] - g[0], 1.0)
     guess = (y[-1] + abs(y[-1] - y[0]), abs(y[-1] - y[0]) + 1.0, span / 2)
-    model = lambda x, level, amplitude, tau: _model(x, level, amplitude, tau, start)  # noqa: E731
+
+    def model(x, level, amplitude, tau):
+        return level - amplitude * np.exp(-(x - start) / tau)
+
     try:
         (level, amplitude, tau), _ = curve_fit(model, g, y, p0=guess, maxfev=20000,
                                                bounds=([-np.inf, -np.inf, 1.0], [np.inf, np.inf, 1e6]))
@@ -82,12 +81,12 @@ def generation_rise_below(fit, threshold, per=PER):
     return int(round(fit["start"] + fit["tau"] * np.log(rate0 / threshold)))
 
 
-def mean_curve(curves, step=10):
-    """The mean over seeds of held-out curves, on a grid of every ``step`` generations they all cover."""
-    lo = max(g[0] for g, _ in curves)
-    hi = min(g[-1] for g, _ in curves)
-    grid = np.arange(np.ceil(lo / step) * step, hi + 1, step)
-    return grid, np.mean([np.interp(grid, g, y) for g, y in curves], axis=0)
+def mean_curve(logs):
+    """The mean held-out curve over seeds (`curve_statistics`, as the held-out curves figure draws it),
+    at the generations every seed logged."""
+    stats = curve_statistics(logs, "heldout")
+    full = np.asarray(stats["n_per_point"]) == stats["n_seeds"]
+    return np.asarray(stats["x"], dtype=float)[full], np.asarray(stats["mean"], dtype=float)[full]
 
 
 def plateau_projection(out, learner="plastic", starts=(300, 400, 500, 600), threshold=5.0, per=PER):
@@ -103,8 +102,9 @@ def plateau_projection(out, learner="plastic", starts=(300, 400, 500, 600), thre
     runs = sorted(glob.glob(os.path.join(out, "runs", f"{learner}_s*")))
     if not runs:
         raise FileNotFoundError(f"no {learner}_s* run directories under {os.path.join(out, 'runs')}")
-    curves = {os.path.basename(r): curve(read_log(r), "heldout") for r in runs}
-    curves["mean"] = mean_curve(list(curves.values()))
+    logs = {os.path.basename(r): read_log(r) for r in runs}
+    curves = {name: curve(log, "heldout") for name, log in logs.items()}
+    curves["mean"] = mean_curve(list(logs.values()))
     rows = []
     for name, (g, y) in curves.items():
         for start in starts:

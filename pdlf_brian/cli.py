@@ -39,15 +39,12 @@ def evaluate_run(run_dir, problem=None, figure=True):
     named in eval.json's ``problem_state``); a ``problem`` passed in has that state loaded."""
     from pdlf_brian.analysis.curves import plot_training
     from pdlf_brian.evolution.trainer import generation_seed, load_run
-    from pdlf_brian.protocols import problem_for
+    from pdlf_brian.protocols import problem_for_run
     from pdlf_brian.rundir import EVAL, RunDir
 
     config, log, best, recommendation = load_run(run_dir)
     d = RunDir(run_dir)
-    problem = problem or problem_for(config)
-    state = d.genome_state()
-    if state is not None:
-        problem.load_state(state)
+    problem = problem_for_run(run_dir, config, problem)
     if len(recommendation) != problem.genome_size:
         raise ConfigError(f"run directory {run_dir}: its genome has {len(recommendation)} values but the "
                           f"{config.protocol!r} problem of its config needs {problem.genome_size}")

@@ -34,15 +34,16 @@ def protocol_class(name):
     return target
 
 
-def problem_for_run(run_dir, config=None):
+def problem_for_run(run_dir, config=None, problem=None):
     """The `Problem` of a trained run directory, with the protocol state (e.g. observation
     statistics) that belongs to the run's chosen genome loaded (`RunDir.genome_state_file`: the state
     at the generation the best genome was chosen, where the run kept it); ``config`` overrides the
-    saved config (e.g. a longer episode for steering)."""
+    saved config (e.g. a longer episode for steering); a ``problem`` passed in gets that state
+    instead of a new one being built."""
     from pdlf_brian.rundir import RunDir
 
     d = RunDir(run_dir)
-    problem = problem_for(config or d.config())
+    problem = problem or problem_for(config or d.config())
     state = d.genome_state()
     if state is not None:
         problem.load_state(state)

@@ -55,7 +55,8 @@ def test_projection_reads_every_seed_and_their_mean(tmp_path):
 
 
 def test_mean_curve_uses_only_the_generations_every_seed_covers():
-    grid, mean = mean_curve([(np.array([0, 50, 100]), np.array([0.0, 50, 100])),
-                             (np.array([20, 80]), np.array([20.0, 80]))], step=10)
-    assert grid[0] == 20 and grid[-1] == 80
-    assert np.allclose(mean, grid)
+    logs = [[{"generation": g, "heldout": float(g)} for g in (9, 19, 29)],
+            [{"generation": g, "heldout": float(g) + 10 if g % 10 == 9 else None} for g in range(40)]]
+    grid, mean = mean_curve(logs)
+    assert list(grid) == [9, 19, 29]
+    assert np.allclose(mean, grid + 5)

@@ -11,6 +11,7 @@ generation, and the generation at which that rise would fall below ``--threshold
 import argparse
 import json
 import os
+import sys
 
 from pdlf_brian.analysis.plateau import plateau_projection, projection_table
 
@@ -26,8 +27,8 @@ def main(argv=None):
     parser.add_argument("--starts", type=int, nargs="+", default=[300, 400, 500, 600])
     args = parser.parse_args(argv)
     result = plateau_projection(args.out, args.learner, starts=args.starts, threshold=args.threshold)
-    result["command"] = "python results/control/ant_dir/plateau_fit.py" + (
-        f" --threshold {args.threshold:g}" if args.threshold != 5.0 else "")
+    result["command"] = " ".join(["python results/control/ant_dir/plateau_fit.py",
+                                  *(sys.argv[1:] if argv is None else argv)])
     print("\n".join(projection_table(result)))
     with open(os.path.join(args.out, "plateau_fit.json"), "w") as fh:
         json.dump(result, fh, indent=1)
