@@ -92,8 +92,39 @@ def task_value_figure(summary, title=None):
     return fig, to_jsonable(numbers)
 
 
-def segment_progress(x, y, direction, marks):
-    """Per segment between marks: displacement, its heading and the intended (circular-mean) direction.
+def path_turn(x, y, window=10, min_chord=0.05):
+    """Signed turning of a path in degrees, counter-clockwise (to the left) positive.
+
+    The path is cut into chords of ``window`` steps; the turn is the sum of the wrapped heading changes
+    between successive chords, so a right turn the long way (say 120° to -120° through 0°, -240°)
+    is told from a left turn the short way (+120°), which the net displacement cannot do.
+
+    Parameters
+    ----------
+    x, y : sequence of float
+        Positions, one per env step.
+    window : int
+        Steps per chord: long enough to average out the gait's side-to-side sway.
+    min_chord : float
+        Chords shorter than this (m) are left out: a standing agent's heading is noise.
+
+    Returns
+    -------
+    float
+        The turn in degrees (0.0 when fewer than two chords are long enough).
+    """
+    if window < 1:
+        raise ValueError(f"window={window!r}: expected a positive number of steps")
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ends = np.arange(0, len(x), window)
+    dx, dy = np.diff(x[ends]), np.diff(y[ends])
+    keep = np.hypot(dx, dy) >= min_chord
+    headings = np.arctan2(dy[keep], dx[keep])
+    return float(np.degrees(np.sum(np.angle(np.exp(1j * np.diff(headings))))))
+
+
+def segment_progress(x, y, direction, marks, tail=80, window=10):
+    """Per segment between marks: displacement, its heading, the turn and the intended direction.
 
     Parameters
     ----------
@@ -103,13 +134,19 @@ def segment_progress(x, y, direction, marks):
         Direction (radians) applied at each env step.
     marks : sequence of int
         First step of each segment.
+    tail : int
+        Steps at the end of each segment whose displacement gives ``exit_heading``.
+    window : int
+        Steps per chord of `path_turn`.
 
     Returns
     -------
     list of dict
         ``start``, ``stop``, ``intended`` and ``heading`` (radians), ``distance`` (m),
-        ``along`` (displacement projected on the intended directions step by step, m) and
-        ``heading_error_deg`` (absolute, in [0, 180]).
+        ``along`` (displacement projected on the intended directions step by step, m),
+        ``heading_error_deg`` (absolute, in [0, 180]), ``turn_deg`` (`path_turn` from the chord before the
+        segment to its end, left positive), ``exit_heading`` (radians) and ``exit_distance`` (m): the displacement over
+        the segment's last ``tail`` steps (all of them if it is shorter), where the agent ends up heading.
     """
     x, y, d = (np.asarray(v, float) for v in (x, y, direction))
     xs, ys = np.concatenate(([x[0]], x)), np.concatenate(([y[0]], y))      # no position before step 0
@@ -124,11 +161,27 @@ def segment_progress(x, y, direction, marks):
         intended = float(np.arctan2(np.sin(seg).mean(), np.cos(seg).mean()))
         heading = float(np.arctan2(dy, dx))
         error = abs((heading - intended + np.pi) % (2 * np.pi) - np.pi)
+        first = max(start, stop - tail)
+        lead = max(start - window, 0)        # one chord before the change: the heading it turns from
+        tail_dx, tail_dy = xs[stop] - xs[first], ys[stop] - ys[first]
         out.append({"start": int(start), "stop": int(stop), "intended": intended, "heading": heading,
                     "distance": float(np.hypot(dx, dy)),
                     "along": float(np.sum(steps_dx * np.cos(seg) + steps_dy * np.sin(seg))),
-                    "heading_error_deg": float(np.degrees(error))})
+                    "heading_error_deg": float(np.degrees(error)),
+                    "turn_deg": path_turn(xs[lead:stop + 1], ys[lead:stop + 1], window),
+                    "exit_heading": float(np.arctan2(tail_dy, tail_dx)),
+                    "exit_distance": float(np.hypot(tail_dx, tail_dy))})
     return out
+
+
+def segment_line(segments):
+    """One line for a schedule's `segment_progress`: per segment the command, where it went, the turn.
+
+    Example: ``120°: 14.4 m at 98°, turned +104°, ends at 131°``.
+    """
+    deg = lambda a: f"{np.degrees(a):.0f}°"
+    return "; ".join(f"{deg(s['intended'])}: {s['distance']:.1f} m at {deg(s['heading'])}, "
+                     f"turned {s['turn_deg']:+.0f}°, ends at {deg(s['exit_heading'])}" for s in segments)
 
 
 def _arrow_length(paths):

@@ -75,6 +75,7 @@ import time
 
 import numpy as np
 
+from pdlf_brian.analysis.control import segment_line, segment_progress
 from pdlf_brian.analysis.curves import TREND_WINDOW, flattened, trend_verdict
 from pdlf_brian.evolution.executors import process_pool
 
@@ -369,6 +370,9 @@ def steer(args):
         learners[learner] = result
         returns = ", ".join(f"{k} {v['return']:.1f}" for k, v in result["schedules"].items())
         print(f"steer {result['run']}: {returns}", flush=True)
+        for name, run in result["schedules"].items():
+            marks = schedule_values(name, len(run["x"]))[1]
+            print(f"  {name}: {segment_line(segment_progress(run['x'], run['y'], run['direction'], marks))}")
     n = len(next(iter(learners.values()))["schedules"][SCHEDULES[0]]["x"])
     schedules = {}
     for name in SCHEDULES:

@@ -53,6 +53,15 @@ def test_every_subcommand_writes_what_it_says(out):
     assert other["schedules"] == steering["schedules"]
 
 
+def test_steer_prints_where_each_segment_went_and_how_it_turned(out, capsys):
+    study(["steer", "--out", str(out), "--seed", "1", "--learners", "plastic"])
+    lines = capsys.readouterr().out.splitlines()
+    per = {line.split(":")[0].strip(): line for line in lines if line.startswith("  ")}
+    assert set(per) == {"triangle", "rectangle", "arc"}
+    assert per["triangle"].count("turned") == 3 and per["rectangle"].count("turned") == 4
+    assert per["triangle"].lstrip().startswith("triangle: 0°:") and "-120°:" in per["triangle"]
+
+
 def test_separability_of_hidden_states_per_run_and_learner(out):
     study(["separability", "--out", str(out), "--episodes", "2"])
     data = read(out / "separability.json")
@@ -163,6 +172,7 @@ def test_report_draws_the_control_figures(out):
     assert [s["start"] for s in segments] == [0, 5, 10, 15]
     error = np.angle(np.exp(1j * (np.array([s["intended"] for s in segments]) - [0, np.pi / 2, np.pi, -np.pi / 2])))
     assert np.allclose(error, 0)
+    assert {"turn_deg", "exit_heading", "exit_distance"} <= set(segments[0])
     values = read(out / "figures" / "control_task_values.json")
     assert len(values["unseen_values"]) == 72 and set(values["trivial"]) == {"zero_action", "task_agnostic"}
     spread = read(out / "figures" / "training_0_spread.json")
