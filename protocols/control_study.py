@@ -48,7 +48,9 @@ Subcommands
     ``rectangle`` (0, pi/2, pi, -pi/2, equal quarters) and ``arc`` (from 0 to pi linearly over the
     episode). All schedules and learners share one reset seed. ``OUT/steering.json`` holds per step
     the torso x, y, the direction the environment used, and the reward. With ``--seed S`` the file is
-    ``OUT/steering_sS.json`` instead, so the seeds of one study sit side by side.
+    ``OUT/steering_sS.json`` instead, so the seeds of one study sit side by side. It prints, per
+    schedule, each segment's displacement, turn and final heading
+    (`pdlf_brian.analysis.control.segment_progress`).
 ``separability``
     Whether the hidden states separate the tasks (the paper's task manifolds, spec 5.2): every
     evaluated run's chosen genome plays ``--episodes`` held-out episodes per training task value
@@ -64,6 +66,9 @@ Subcommands
     prints them as one markdown table, a line per stage (`pdlf_brian.analysis.stages`), writes
     the rows to ``OUT/stages.json``, and draws them (``OUT/stages_trend.png``: scores and their change
     over the last 50 generations against the stages' generations; ``--since N`` leaves out earlier stages).
+    Where stages kept steering episodes (``OUT/gen<N>/steering*.json``), ``OUT/stages_steering.png``
+    draws, per stage and plastic run, the turn after each schedule's last change and how far from the
+    command the agent heads at the end (`pdlf_brian.analysis.steering_stages`).
 
 Scores are mean episode returns; means and standard deviations over seeds use ddof=0, as the other
 study summaries. ``--set KEY=VALUE`` applies to every run (learners, agnostic, zero action).
@@ -620,10 +625,12 @@ def write_summary(out, command=None):
 
 
 def stages(out, since=None):
-    """``OUT/stages.json`` (`pdlf_brian.analysis.stages.stage_rows`), ``OUT/stages_trend.png`` and the
-    markdown table."""
+    """``OUT/stages.json`` (`pdlf_brian.analysis.stages.stage_rows`), ``OUT/stages_trend.png``,
+    ``OUT/stages_steering.png`` where stages kept steering episodes
+    (`pdlf_brian.analysis.steering_stages`), and the markdown table."""
     from pdlf_brian.analysis.report import Report
     from pdlf_brian.analysis.stages import stage_rows, stage_table, stage_trend_figure
+    from pdlf_brian.analysis.steering_stages import stage_steering, steering_stages_figure
 
     try:
         rows = stage_rows(out)
@@ -636,7 +643,12 @@ def stages(out, since=None):
                                    title=f"{os.path.basename(os.path.normpath(out))}: the campaign's stages")
     except ValueError as exc:
         raise SystemExit(f"control_study stages: error: {exc}") from None
-    Report(out).add("stages_trend", trend)
+    report = Report(out)
+    report.add("stages_trend", trend)
+    turns = stage_steering(out)
+    if turns:
+        report.add("stages_steering", steering_stages_figure(
+            turns, title=f"{os.path.basename(os.path.normpath(out))}: the last turn of each steering episode, per stage"))
     return stage_table(rows)
 
 
