@@ -123,7 +123,7 @@ def path_turn(x, y, window=10, min_chord=0.05):
     return float(np.degrees(np.sum(np.angle(np.exp(1j * np.diff(headings))))))
 
 
-def segment_progress(x, y, direction, marks, tail=80, window=10):
+def segment_progress(x, y, direction, marks, tail=40, window=10):
     """Per segment between marks: displacement, its heading, the turn and the intended direction.
 
     Parameters
@@ -135,7 +135,8 @@ def segment_progress(x, y, direction, marks, tail=80, window=10):
     marks : sequence of int
         First step of each segment.
     tail : int
-        Steps at the end of each segment whose displacement gives ``exit_heading``.
+        Steps at the end of each segment whose displacement gives ``exit_heading`` (40: two seconds of
+        ant_dir; an agent that turns late in a segment shows it only over a short tail).
     window : int
         Steps per chord of `path_turn`.
 

@@ -44,12 +44,12 @@ def test_segment_progress_tells_the_long_way_round_from_the_short_way():
     marks = [0, n]
     direction = np.concatenate([before, np.full(n, np.radians(-120.0))])
     for turn, sign in ((-240.0, -1), (120.0, 1)):
-        after = np.radians(np.concatenate([np.linspace(120.0, 120.0 + turn, n - 80), np.full(80, 120.0 + turn)]))
+        after = np.radians(np.concatenate([np.linspace(120.0, 120.0 + turn, n - 40), np.full(40, 120.0 + turn)]))
         x, y = walk(np.concatenate([before, after]))
         first, second = segment_progress(x, y, direction, marks)
         assert first["turn_deg"] == pytest.approx(0.0, abs=3.0)
         assert np.degrees(first["exit_heading"]) == pytest.approx(120.0, abs=3.0)
         assert np.sign(second["turn_deg"]) == sign and second["turn_deg"] == pytest.approx(turn, abs=8.0)
         assert np.degrees(second["exit_heading"]) == pytest.approx(-120.0, abs=3.0)
-        assert second["exit_distance"] == pytest.approx(80 * SPEED, rel=0.05)
+        assert second["exit_distance"] == pytest.approx(40 * SPEED, rel=0.05)
         assert second["start"] == n and second["stop"] == 2 * n
