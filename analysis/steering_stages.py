@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from pdlf_brian.analysis.control import segment_progress
+from pdlf_brian.analysis.report import STEERING_FILE
 from pdlf_brian.analysis.stages import STAGE_DIR
 
 #: Turns beyond this many degrees (an agent spinning where it stands) are drawn at the axis' edge.
@@ -23,18 +24,6 @@ TURN_AXIS = 400.0
 MOVING = 1.0
 #: Schedules drawn by default: the piecewise ones, whose last change turns the agent back.
 TURN_BACK_SCHEDULES = ("triangle", "rectangle")
-
-
-def _wrap_deg(angle):
-    """An angle in degrees brought into (-180, 180]."""
-    return float(-((-angle + 180.0) % 360.0 - 180.0))
-
-
-def _steering_files(stage_dir):
-    """The steering files of one stage: ``steering.json`` first, then ``steering_s<S>.json`` by seed."""
-    names = [n for n in os.listdir(stage_dir) if n.startswith("steering") and n.endswith(".json")]
-    key = lambda n: (n != "steering.json", int(n[len("steering_s"):-5]) if n[len("steering_s"):-5].isdigit() else 0)
-    return [os.path.join(stage_dir, n) for n in sorted(names, key=key)]
 
 
 def stage_steering(out, learner="plastic"):
@@ -64,8 +53,8 @@ def stage_steering(out, learner="plastic"):
     rows = []
     for generations, stage_dir in stages:
         seen = set()
-        for path in _steering_files(stage_dir):
-            with open(path) as fh:
+        for file_name in sorted(n for n in os.listdir(stage_dir) if STEERING_FILE.match(n)):   # steering.json first
+            with open(os.path.join(stage_dir, file_name)) as fh:
                 steering = json.load(fh)
             result = steering["learners"].get(learner)
             if result is None or result["run"] in seen:
@@ -85,7 +74,7 @@ def stage_steering(out, learner="plastic"):
                              "left_deg": float(left), "right_deg": float(left - 360.0),
                              "turn_deg": last["turn_deg"], "exit_heading_deg": float(exit_heading),
                              "exit_distance": last["exit_distance"],
-                             "exit_error_deg": abs(_wrap_deg(exit_heading - command)),
+                             "exit_error_deg": float(abs((exit_heading - command + 180.0) % 360.0 - 180.0)),
                              "distance": last["distance"], "alive_steps": run["alive_steps"]})
     return rows
 
