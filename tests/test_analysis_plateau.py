@@ -1,17 +1,24 @@
-"""The saturating fit that projects when a rising curve levels off (`pdlf_brian.analysis.plateau`)."""
+"""The saturating fits that project when a rising curve levels off, and their backtests (`pdlf_brian.analysis.plateau`)."""
 import json
 
 import numpy as np
 import pytest
 
-from pdlf_brian.analysis.plateau import (fit_saturating, generation_rise_below, mean_curve, plateau_projection,
-                                         projection_table)
+from pdlf_brian.analysis.plateau import (backtest, backtest_table, fit_saturating, generation_rise_below, mean_curve,
+                                         plateau_projection, predict, projection_table)
 
 LEVEL, AMPLITUDE, TAU = 1400.0, 700.0, 400.0
 
 
+EXPONENT = 0.5
+
+
 def saturating(g, start=300):
     return LEVEL - AMPLITUDE * np.exp(-(g - start) / TAU)
+
+
+def power_law(g, start=300):
+    return LEVEL - AMPLITUDE * (g / start) ** -EXPONENT
 
 
 def test_recovers_a_known_curve_and_when_its_rise_falls_below_the_threshold():
@@ -43,13 +50,19 @@ def test_projection_reads_every_seed_and_their_mean(tmp_path):
             for g in range(700):
                 held = float(saturating(g) + shift) if g % 10 == 9 else None
                 fh.write(json.dumps({"generation": g, "heldout": held}) + "\n")
-    result = plateau_projection(str(tmp_path), starts=(300, 400), threshold=5.0)
-    assert [(r["curve"], r["start"]) for r in result["rows"]] == [
-        ("plastic_s0", 300), ("plastic_s0", 400), ("plastic_s1", 300), ("plastic_s1", 400), ("mean", 300), ("mean", 400)]
-    mean = [r for r in result["rows"] if r["curve"] == "mean"][0]
+    result = plateau_projection(str(tmp_path), starts=(300, 400), threshold=5.0, holdouts=(100, 200))
+    assert [(r["curve"], r["form"], r["start"]) for r in result["rows"]] == [
+        (curve, form, start) for curve in ("plastic_s0", "plastic_s1", "mean")
+        for form in ("exponential", "power") for start in (300, 400)]
+    mean = [r for r in result["rows"] if r["curve"] == "mean" and r["form"] == "exponential"][0]
     assert mean["level"] == pytest.approx(LEVEL + 50, rel=0.01)
     lines = projection_table(result)
-    assert len(lines) == 2 + 6 and "rise below 5" in lines[0]
+    assert len(lines) == 2 + 12 and "rise below 5" in lines[0]
+    assert "| mean | exponential | 300 |" in lines[-4] and "τ = " in lines[-4] and "b = " in lines[-1]
+    assert [(b["form"], b["start"], b["holdout"]) for b in result["backtests"]] == [
+        (form, start, holdout) for form in ("exponential", "power") for start in (300, 400) for holdout in (100, 200)]
+    assert abs(result["backtests"][0]["bias"]) < 1.0          # the exponential predicts its own kind
+    assert len(backtest_table(result)) == 2 + 8
     with pytest.raises(FileNotFoundError, match="weights_s"):
         plateau_projection(str(tmp_path), learner="weights")
 
@@ -60,3 +73,37 @@ def test_mean_curve_uses_only_the_generations_every_seed_covers():
     grid, mean = mean_curve(logs)
     assert list(grid) == [9, 19, 29]
     assert np.allclose(mean, grid + 5)
+
+
+def test_power_form_recovers_its_exponent_and_a_later_end_than_the_exponential():
+    g = np.arange(309, 1300, 10)
+    y = power_law(g) + np.random.default_rng(2).normal(0, 3, len(g))
+    fit = fit_saturating(g, y, start=300, form="power")
+    assert fit["form"] == "power" and not fit["at_bound"]
+    assert fit["exponent"] == pytest.approx(EXPONENT, rel=0.15)
+    assert fit["level"] == pytest.approx(LEVEL, rel=0.05)
+    assert fit["rise_now"] == pytest.approx(50 * AMPLITUDE * EXPONENT / 300 * (1299 / 300) ** (-EXPONENT - 1), rel=0.1)
+    # 50 * 700 * 0.5 / 300 * (G / 300) ** -1.5 = 5  ->  G = 300 * (35000 * 0.5 / 1500) ** (1 / 1.5)
+    assert generation_rise_below(fit, 5.0) == pytest.approx(300 * (17500 / 1500) ** (1 / 1.5), rel=0.1)
+    assert np.allclose(predict(fit, [1299.0]), fit["fitted_last"])
+    exponential = fit_saturating(g, y, start=300)
+    assert generation_rise_below(exponential, 5.0) < generation_rise_below(fit, 5.0)
+
+
+def test_backtest_tells_the_form_that_made_the_curve():
+    g = np.arange(309, 1300, 10)
+    y = power_law(g) + np.random.default_rng(3).normal(0, 3, len(g))
+    right = backtest(g, y, start=300, holdout=400, form="power")
+    wrong = backtest(g, y, start=300, holdout=400, form="exponential")
+    assert right["cutoff"] == 899 and right["points_ahead"] == 40 and right["holdout"] == 400
+    assert abs(right["bias"]) < 10 and right["rms"] < wrong["rms"]
+    assert wrong["bias"] < -10                          # an exponential levels off too soon: predicts too low
+    assert backtest(g, y, start=300, holdout=990) is None
+
+
+def test_bad_form_or_start_is_named():
+    g = np.arange(0, 500, 10.0)
+    with pytest.raises(ValueError, match="form must be one of"):
+        fit_saturating(g, g, start=100, form="logistic")
+    with pytest.raises(ValueError, match="start must be positive"):
+        fit_saturating(g, g, start=0, form="power")

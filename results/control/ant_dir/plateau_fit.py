@@ -1,10 +1,12 @@
 """How far the plastic ant_dir curves are from levelling off (`pdlf_brian.analysis.plateau`).
 
-Fits ``level - amplitude * exp(-(g - start) / tau)`` to each plastic run's logged held-out scores,
-and to their mean over seeds, from several start generations; prints a table and writes
-``plateau_fit.json`` into the results folder (default: the one holding this script) with, per curve
-and start, the fitted level and tau, the fitted rise per 50 generations at the last logged
-generation, and the generation at which that rise would fall below ``--threshold``.
+Fits ``level - amplitude * exp(-(g - start) / tau)`` and ``level - amplitude * (g / start) ** -exponent``
+to each plastic run's logged held-out scores, and to their mean over seeds, from several start
+generations; prints two tables and writes ``plateau_fit.json`` into the results folder (default: the
+one holding this script). The first table gives, per curve, form and start, the fitted level and
+shape, the fitted rise per 50 generations at the last logged generation, and the generation at which
+that rise would fall below ``--threshold``. The second backtests each form on the mean curve: fitted
+without its last 100-400 generations, how far its prediction of them was off.
 
     python results/control/ant_dir/plateau_fit.py [RESULTS_FOLDER] [--learner plastic] [--threshold 5]
 """
@@ -13,7 +15,7 @@ import json
 import os
 import sys
 
-from pdlf_brian.analysis.plateau import plateau_projection, projection_table
+from pdlf_brian.analysis.plateau import FORMS, backtest_table, plateau_projection, projection_table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -25,11 +27,15 @@ def main(argv=None):
     parser.add_argument("--threshold", type=float, default=5.0,
                         help="rise per 50 generations taken as level (default 5)")
     parser.add_argument("--starts", type=int, nargs="+", default=[300, 400, 500, 600])
+    parser.add_argument("--forms", nargs="+", default=list(FORMS), choices=list(FORMS))
     args = parser.parse_args(argv)
-    result = plateau_projection(args.out, args.learner, starts=args.starts, threshold=args.threshold)
+    result = plateau_projection(args.out, args.learner, starts=args.starts, threshold=args.threshold,
+                                forms=args.forms)
     result["command"] = " ".join(["python results/control/ant_dir/plateau_fit.py",
                                   *(sys.argv[1:] if argv is None else argv)])
     print("\n".join(projection_table(result)))
+    print("\nbacktests of the mean curve (bias: prediction - logged)")
+    print("\n".join(backtest_table(result)))
     with open(os.path.join(args.out, "plateau_fit.json"), "w") as fh:
         json.dump(result, fh, indent=1)
 
