@@ -23,6 +23,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from pdlf_brian.analysis.curves import curve, curve_statistics, read_log
+from pdlf_brian.analysis.figures import pyplot
 
 #: Generations over which a rise is counted (as in the stage table's "change over the last 50").
 PER = 50
@@ -170,8 +171,9 @@ def plateau_projection(out, learner="plastic", starts=(300, 400, 500, 600), thre
     dict
         ``learner``, ``threshold``, ``per``, ``starts``, ``forms``, ``holdouts``, ``rows`` (one per
         curve, form and start, with `fit_saturating`'s fields, None where no fit, plus ``curve``, the
-        run's name or ``"mean"``, and ``generation_below``, `generation_rise_below`) and ``backtests``
-        (one per form, start and holdout, `backtest` of the mean curve).
+        run's name or ``"mean"``, and ``generation_below``, `generation_rise_below`), ``backtests``
+        (one per form, start and holdout, `backtest` of the mean curve) and ``mean_curve``
+        (``generations`` and ``scores``).
     """
     for form in forms:
         _check_form(form)
@@ -195,7 +197,101 @@ def plateau_projection(out, learner="plastic", starts=(300, 400, 500, 600), thre
                 result = backtest(g, y, start, holdout, form=form, per=per)
                 backtests.append(result or {"form": form, "start": int(start), "holdout": int(holdout)})
     return {"learner": learner, "threshold": threshold, "per": per, "starts": list(starts), "forms": list(forms),
-            "holdouts": list(holdouts), "rows": rows, "backtests": backtests}
+            "holdouts": list(holdouts), "rows": rows, "backtests": backtests,
+            "mean_curve": {"generations": g.tolist(), "scores": y.tolist()}}
+
+
+def trailing_rise(generations, scores, per=PER, min_points=3):
+    """The measured rise per ``per`` generations at each logged generation: the least-squares slope of
+    the points in the ``per`` generations up to it, times ``per`` (as `curves.recent_change`).
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The generations with at least ``min_points`` points in their window, and the rises there.
+    """
+    g = np.asarray(generations, dtype=float)
+    y = np.asarray(scores, dtype=float)
+    xs, rises = [], []
+    for last in g:
+        inside = (g >= last - per) & (g <= last)
+        if inside.sum() >= min_points:
+            xs.append(last)
+            rises.append(per * np.polyfit(g[inside], y[inside], 1)[0])
+    return np.asarray(xs), np.asarray(rises)
+
+
+def plateau_figure(result, until=None, title=None):
+    """The mean curve with its fits drawn on, and the fitted rise beside the measured one.
+
+    Parameters
+    ----------
+    result : dict
+        `plateau_projection`'s result (it holds the mean curve).
+    until : int, optional
+        Last generation drawn; default: past the latest generation at which a fit of the mean says
+        the rise falls below the threshold.
+    title : str, optional
+
+    Returns
+    -------
+    (Figure, dict)
+        Left: the logged mean held-out curve and each form's fit from each start, drawn on to
+        ``until``. Right, from the earliest start: each fit's rise per ``per`` generations with a tick
+        where it crosses the threshold, the measured rise of the mean curve (`trailing_rise`) and the
+        threshold. ``numbers``: per form and start the drawn span, the fit and
+        its rise at the end of it (the curves' parameters are `plateau_projection`'s rows), and the measured rises.
+    """
+    per, thr = result["per"], result["threshold"]
+    g = np.asarray(result["mean_curve"]["generations"], dtype=float)
+    y = np.asarray(result["mean_curve"]["scores"], dtype=float)
+    fits = [r for r in result["rows"] if r["curve"] == "mean" and "level" in r]
+    if until is None:
+        ends = [r["generation_below"] for r in fits if r["generation_below"] is not None]
+        until = int(max([g[-1] + 200] + [1.1 * e for e in ends]))
+    grid = np.linspace(g[0], until, 400)
+    plt = pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    left.plot(g, y, ".", color="black", ms=3, label="mean held-out score (logged)")
+    first = min((f["start"] for f in fits), default=g[0])
+    measured_x, measured = trailing_rise(g, y, per)
+    keep = measured_x >= first
+    measured_x, measured = measured_x[keep], measured[keep]
+    right.plot(measured_x, measured, ".", color="black", ms=3, label=f"measured: slope over the last {per} gen.")
+    right.axhline(thr, color="grey", ls=":", label=f"+{thr:g} per {per}")
+    styles = {"exponential": ("tab:blue", "-"), "power": ("tab:orange", "--")}
+    drawn = []
+    for i, fit in enumerate(fits):
+        color, ls = styles.get(fit["form"], ("tab:green", "-."))
+        x = grid[grid >= fit["start"]]
+        curve_y = predict(fit, x)
+        rise = per * _slope(fit, x)
+        label = fit["form"] if all(f["form"] != fit["form"] for f in fits[:i]) else None
+        alpha = 0.5 + 0.5 * (fit["start"] == min(f["start"] for f in fits if f["form"] == fit["form"]))
+        left.plot(x, curve_y, color=color, ls=ls, lw=1.2, alpha=alpha, label=label)
+        right.plot(x, rise, color=color, ls=ls, lw=1.2, alpha=alpha, label=label)
+        if fit["generation_below"] is not None and fit["generation_below"] <= until:
+            right.plot([fit["generation_below"]], [thr], "|", color=color, ms=12, alpha=alpha)
+        drawn.append({"form": fit["form"], "start": fit["start"], "from": float(x[0]), "to": float(x[-1]),
+                      "fitted_at_end": float(curve_y[-1]), "rise_at_end": float(rise[-1]),
+                      "generation_below": fit["generation_below"]})
+    for ax in (left, right):
+        ax.axvline(g[-1], color="grey", lw=0.8, label="last logged generation" if ax is left else None)
+        ax.set_xlabel("generations")
+    left.set_ylabel("held-out score")
+    right.set_ylabel(f"rise per {per} generations")
+    right.set_xlim(left=first - 50)
+    if len(measured):
+        right.set_ylim(min(0.0, float(np.min(measured))) - 2, 1.2 * float(np.max(measured)))
+    left.legend(fontsize=8, loc="lower right")
+    right.legend(fontsize=8, loc="upper right")
+    left.set_title("fits from each start generation, drawn on")
+    right.set_title(f"when the rise falls below +{thr:g} per {per}")
+    fig.suptitle(title or f"{result['learner']}: how far the mean curve is from level")
+    fig.tight_layout()
+    numbers = {"until": until, "threshold": thr, "per": per, "fits": drawn,
+               "measured": {"generations": measured_x.tolist(), "rise": measured.tolist()}}
+    return fig, numbers
 
 
 def projection_table(result):

@@ -4,8 +4,9 @@ import json
 import numpy as np
 import pytest
 
+from pdlf_brian.analysis.figures import close
 from pdlf_brian.analysis.plateau import (backtest, backtest_table, fit_saturating, generation_rise_below, mean_curve,
-                                         plateau_projection, predict, projection_table)
+                                         plateau_figure, plateau_projection, predict, projection_table, trailing_rise)
 
 LEVEL, AMPLITUDE, TAU = 1400.0, 700.0, 400.0
 
@@ -63,6 +64,14 @@ def test_projection_reads_every_seed_and_their_mean(tmp_path):
         (form, start, holdout) for form in ("exponential", "power") for start in (300, 400) for holdout in (100, 200)]
     assert abs(result["backtests"][0]["bias"]) < 1.0          # the exponential predicts its own kind
     assert len(backtest_table(result)) == 2 + 8
+    assert result["mean_curve"]["generations"][0] == 9 and len(result["mean_curve"]["scores"]) == 70
+    fig, numbers = plateau_figure(result)
+    assert [(f["form"], f["start"]) for f in numbers["fits"]] == [
+        (form, start) for form in ("exponential", "power") for start in (300, 400)]
+    assert numbers["until"] >= max(f["generation_below"] for f in numbers["fits"])
+    assert min(numbers["measured"]["generations"]) >= 300
+    assert len(fig.axes) == 2
+    close(fig)
     with pytest.raises(FileNotFoundError, match="weights_s"):
         plateau_projection(str(tmp_path), learner="weights")
 
@@ -107,3 +116,12 @@ def test_bad_form_or_start_is_named():
         fit_saturating(g, g, start=100, form="logistic")
     with pytest.raises(ValueError, match="start must be positive"):
         fit_saturating(g, g, start=0, form="power")
+
+
+def test_trailing_rise_is_the_slope_over_the_window():
+    g = np.arange(9, 400, 10.0)
+    rising = 3.0 * g + 7.0                               # +150 per 50 generations everywhere
+    x, rise = trailing_rise(g, rising, per=50)
+    assert x[0] == 29 and np.allclose(rise, 150.0)     # from the third point on (min_points=3)
+    x, rise = trailing_rise(g, np.full_like(g, 4.0), per=50)
+    assert np.allclose(rise, 0.0)

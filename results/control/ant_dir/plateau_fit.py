@@ -6,7 +6,9 @@ generations; prints two tables and writes ``plateau_fit.json`` into the results 
 one holding this script). The first table gives, per curve, form and start, the fitted level and
 shape, the fitted rise per 50 generations at the last logged generation, and the generation at which
 that rise would fall below ``--threshold``. The second backtests each form on the mean curve: fitted
-without its last 100-400 generations, how far its prediction of them was off.
+without its last 100-400 generations, how far its prediction of them was off. ``plateau_fit.png``
+draws the mean curve with every fit of it carried on, and their rise per 50 generations beside the
+measured one.
 
     python results/control/ant_dir/plateau_fit.py [RESULTS_FOLDER] [--learner plastic] [--threshold 5]
 """
@@ -15,7 +17,8 @@ import json
 import os
 import sys
 
-from pdlf_brian.analysis.plateau import FORMS, backtest_table, plateau_projection, projection_table
+from pdlf_brian.analysis.figures import save_figure, to_jsonable
+from pdlf_brian.analysis.plateau import FORMS, backtest_table, plateau_figure, plateau_projection, projection_table
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -36,6 +39,9 @@ def main(argv=None):
     print("\n".join(projection_table(result)))
     print("\nbacktests of the mean curve (bias: prediction - logged)")
     print("\n".join(backtest_table(result)))
+    fig, numbers = plateau_figure(result, title=f"ant_dir, {args.learner}: how far the mean held-out curve is from level")
+    save_figure(fig, os.path.join(args.out, "plateau_fit"))
+    result["figure"] = to_jsonable(numbers)
     with open(os.path.join(args.out, "plateau_fit.json"), "w") as fh:
         json.dump(result, fh, indent=1)
 
