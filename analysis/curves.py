@@ -75,12 +75,17 @@ def recent_change(log, key="heldout", window=50, min_points=3):
     x, v = curve(log, key, "generation")
     if not len(x):
         return None
-    last = max(r["generation"] for r in log)
-    inside = x >= last - window
+    return window_change(x, v, max(r["generation"] for r in log), window, min_points)
+
+
+def window_change(x, values, last, window=50, min_points=3):
+    """The least-squares slope of ``values`` over ``last - window <= x <= last``, times ``window``;
+    None with fewer than ``min_points`` (at least 2) points there or a single generation."""
+    x, values = np.asarray(x, dtype=float), np.asarray(values, dtype=float)
+    inside = (x >= last - window) & (x <= last)
     if inside.sum() < max(2, min_points) or np.ptp(x[inside]) == 0:
         return None
-    slope = np.polyfit(x[inside].astype(float), v[inside], 1)[0]
-    return float(slope * window)
+    return float(np.polyfit(x[inside], values[inside], 1)[0] * window)
 
 
 def flattened(change_mean, score_std, n_seeds):

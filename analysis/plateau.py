@@ -22,7 +22,7 @@ import os
 import numpy as np
 from scipy.optimize import curve_fit
 
-from pdlf_brian.analysis.curves import curve, curve_statistics, read_log
+from pdlf_brian.analysis.curves import curve, curve_statistics, read_log, window_change
 from pdlf_brian.analysis.figures import pyplot
 
 #: Generations over which a rise is counted (as in the stage table's "change over the last 50").
@@ -203,7 +203,8 @@ def plateau_projection(out, learner="plastic", starts=(300, 400, 500, 600), thre
 
 def trailing_rise(generations, scores, per=PER, min_points=3):
     """The measured rise per ``per`` generations at each logged generation: the least-squares slope of
-    the points in the ``per`` generations up to it, times ``per`` (as `curves.recent_change`).
+    the points in the ``per`` generations up to it, times ``per`` (`curves.window_change`, as the stage
+    table's change).
 
     Returns
     -------
@@ -211,14 +212,9 @@ def trailing_rise(generations, scores, per=PER, min_points=3):
         The generations with at least ``min_points`` points in their window, and the rises there.
     """
     g = np.asarray(generations, dtype=float)
-    y = np.asarray(scores, dtype=float)
-    xs, rises = [], []
-    for last in g:
-        inside = (g >= last - per) & (g <= last)
-        if inside.sum() >= min_points:
-            xs.append(last)
-            rises.append(per * np.polyfit(g[inside], y[inside], 1)[0])
-    return np.asarray(xs), np.asarray(rises)
+    rises = [(last, window_change(g, scores, last, per, min_points)) for last in g]
+    kept = [(last, rise) for last, rise in rises if rise is not None]
+    return np.asarray([r[0] for r in kept]), np.asarray([r[1] for r in kept])
 
 
 def plateau_figure(result, until=None, title=None):
