@@ -211,8 +211,8 @@ def trailing_rise(generations, scores, per=PER, min_points=3):
     (ndarray, ndarray)
         The generations with at least ``min_points`` points in their window, and the rises there.
     """
-    g = np.asarray(generations, dtype=float)
-    rises = [(last, window_change(g, scores, last, per, min_points)) for last in g]
+    g, y = np.asarray(generations, dtype=float), np.asarray(scores, dtype=float)
+    rises = [(last, window_change(g, y, last, per, min_points)) for last in g]
     kept = [(last, rise) for last, rise in rises if rise is not None]
     return np.asarray([r[0] for r in kept]), np.asarray([r[1] for r in kept])
 
