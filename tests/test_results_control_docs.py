@@ -1,0 +1,68 @@
+"""The control READMEs state the ant_dir stage that its committed `summary.json` holds.
+
+The campaign rewrites these docs by hand at every stage; a sentence left at the previous stage's
+generations or score is the slip these checks catch.
+"""
+import json
+import os
+import re
+
+import pytest
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+RESULTS = os.path.join(ROOT, "results", "control")
+
+
+def read(*parts):
+    with open(os.path.join(*parts), encoding="utf-8") as fh:
+        return fh.read()
+
+
+@pytest.fixture(scope="module")
+def stage():
+    summary = json.loads(read(RESULTS, "ant_dir", "summary.json"))
+    rows = {row["learner"]: row for row in summary["rows"]}
+    plastic = rows["plastic"]
+    return {
+        "generations": plastic["generations"],
+        "plastic": f"{plastic['train_score_mean']:,.0f} ± {plastic['train_score_std']:.0f}",
+        "weights": f"{rows['weights']['train_score_mean']:.0f} ± {rows['weights']['train_score_std']:.0f}",
+    }
+
+
+def test_both_learners_stand_at_the_same_stage():
+    summary = json.loads(read(RESULTS, "ant_dir", "summary.json"))
+    assert {row["generations"] for row in summary["rows"]} == {summary["rows"][0]["generations"]}
+
+
+@pytest.mark.parametrize("pattern", [
+    r"trained to \*\*(\d+) generations\*\*",                      # status point
+    r"## ant_dir: 3 seeds × 2 learners at (\d+) generations",     # section head
+    r'## ant_dir: [^\n]*\n```bash\nFLAGS="--population 64 --generations (\d+) ',   # its command
+    r"\*\*Where it stands at (\d+) generations\*\*",
+    r"Budget at this checkpoint:\*\* (\d+) generations",
+    r"\n\| (\d+) \| \d+ ± \d+ / ",                               # newest row of the stage table
+])
+def test_results_readme_names_the_summarised_stage(stage, pattern):
+    found = re.findall(pattern, read(RESULTS, "README.md"))
+    assert found, f"results/control/README.md lacks {pattern!r}"
+    assert int(found[0]) == stage["generations"], (pattern, found[0])
+
+
+def test_results_readme_gives_the_summarised_scores(stage):
+    text = read(RESULTS, "README.md")
+    assert f"plastic **{stage['plastic']}**" in text                  # where it stands
+    assert f"({stage['plastic']} vs {stage['weights']}," in text       # C4
+    assert f"({stage['plastic']} against 500.2;" in text              # status point
+
+
+def test_history_starts_with_the_summarised_stage(stage):
+    first = re.search(r"^- \*\*At (\d+) generations\*\*", read(RESULTS, "ant_dir", "HISTORY.md"), re.M)
+    assert first and int(first.group(1)) == stage["generations"]
+
+
+def test_top_readme_names_the_summarised_stage(stage):
+    text = read(ROOT, "README.md")
+    assert re.search(rf"On ant_dir \(3 seeds × 2 learners, {stage['generations']}\s+generations", text)
+    assert f"not met at {stage['generations']}:" in text
+    assert f"{stage['plastic']} against" in text
