@@ -64,5 +64,25 @@ def test_history_starts_with_the_summarised_stage(stage):
 def test_top_readme_names_the_summarised_stage(stage):
     text = read(ROOT, "README.md")
     assert re.search(rf"On ant_dir \(3 seeds × 2 learners, {stage['generations']}\s+generations", text)
-    assert f"not met at {stage['generations']}:" in text
+    rule = re.search(r"at two stages 50 apart\s*\(([^)]*)\)", text)
+    assert rule and str(stage["generations"]) in rule.group(1), "the stopping rule's state names an older stage"
     assert f"{stage['plastic']} against" in text
+
+
+def full_stages():
+    """Stages with steering episodes (`gen<N>/steering.json`), in order."""
+    folder = os.path.join(RESULTS, "ant_dir")
+    return sorted(int(name[3:]) for name in os.listdir(folder)
+                  if re.fullmatch(r"gen\d+", name) and os.path.exists(os.path.join(folder, name, "steering.json")))
+
+
+def test_steering_counts_name_the_latest_full_stage():
+    stages = [n for n in full_stages() if n >= 685]
+    pattern = r"(\d+) of the (\d+) full stages from 685 to (\d+)"
+    for where, text in [("results/control/README.md", read(RESULTS, "README.md")), ("README.md", read(ROOT, "README.md"))]:
+        found = set(re.findall(pattern, text))
+        assert len(found) == 1, (where, found)
+        _, total, last = found.pop()
+        assert (int(total), int(last)) == (len(stages), stages[-1]), where
+    newest = re.search(pattern, read(RESULTS, "ant_dir", "HISTORY.md"))
+    assert newest and (int(newest.group(2)), int(newest.group(3))) == (len(stages), stages[-1])
