@@ -107,6 +107,86 @@ def stage_rows(out):
     return [stage_row(generations, summary, logs) for generations, summary in stage_summaries(out)]
 
 
+#: Fields of ``OUT/stopping_rule.json``, the rule a campaign states for itself (`read_stopping_rule`).
+RULE_FIELDS = ("learner", "below", "apart", "stated_at")
+
+
+def read_stopping_rule(out):
+    """The stopping rule a campaign stated in ``OUT/stopping_rule.json``, or None where it has none.
+
+    The file holds ``learner`` (whose curve the rule judges), ``below`` (the change over the last 50
+    generations that counts as level), ``apart`` (generations between the two stages that must both
+    be below it) and ``stated_at`` (the stage at which the rule was written down: only later stages are
+    judged), and may hold ``why``. Raises `ValueError` naming a missing or bad field.
+    """
+    path = os.path.join(out, "stopping_rule.json")
+    if not os.path.isfile(path):
+        return None
+    rule = _read(path)
+    missing = [f for f in RULE_FIELDS if f not in rule]
+    if missing:
+        raise ValueError(f"{path}: missing field(s) {', '.join(missing)}; a rule has {', '.join(RULE_FIELDS)}")
+    if not isinstance(rule["learner"], str):
+        raise ValueError(f"{path}: learner must be a learner's name such as 'plastic', got {rule['learner']!r}")
+    if isinstance(rule["below"], bool) or not isinstance(rule["below"], (int, float)):
+        raise ValueError(f"{path}: below must be a number (a change over the last {TREND_WINDOW} generations), "
+                         f"got {rule['below']!r}")
+    for field in ("apart", "stated_at"):
+        if isinstance(rule[field], bool) or not isinstance(rule[field], int) or rule[field] < (1 if field == "apart" else 0):
+            raise ValueError(f"{path}: {field} must be a whole number of generations"
+                             f"{' of at least 1' if field == 'apart' else ''}, got {rule[field]!r}")
+    return rule
+
+
+def stopping_rule(rows, learner, below, apart=TREND_WINDOW, stated_at=0):
+    """Has a campaign met its stopping rule? The learner's mean change over the last 50 generations
+    below ``below`` at two stages ``apart`` generations apart.
+
+    For curves that the `flattened` rule passes too early (seeds that differ by more than a window
+    adds, while every one still rises): two stages ``apart`` = 50 generations apart judge windows that do
+    not overlap, so one low window does not end a campaign. Only stages after ``stated_at`` count.
+
+    Parameters
+    ----------
+    rows : list of dict
+        `stage_rows` (any order).
+    learner : str
+    below : float
+        A change (raw, not rounded) under this counts as level.
+    apart : int
+    stated_at : int
+        The stage at which the rule was stated; it and earlier stages are not judged.
+
+    Returns
+    -------
+    dict
+        The rule's fields and ``judged`` (generations of the judged stages with a change),
+        ``stages_below`` (those below ``below``), ``met`` and ``pair`` (the first two stages below it
+        ``apart`` generations apart, earlier first, or None).
+    """
+    changes = {r["generations"]: r["learners"][learner]["change_last_50_mean"] for r in rows
+               if learner in r["learners"] and r["generations"] > stated_at
+               and r["learners"][learner]["change_last_50_mean"] is not None}
+    if not changes and not any(learner in r["learners"] for r in rows):
+        learners = sorted({name for r in rows for name in r["learners"]})
+        raise ValueError(f"learner: no stage has {learner!r}; the stages have {', '.join(learners)}")
+    low = sorted(g for g, change in changes.items() if change < below)
+    pair = next(([g, g + apart] for g in low if g + apart in low), None)
+    return {"learner": learner, "below": below, "apart": apart, "stated_at": stated_at,
+            "judged": sorted(changes), "stages_below": low, "met": pair is not None, "pair": pair}
+
+
+def stopping_rule_line(verdict):
+    """One sentence of `stopping_rule`'s verdict, for the stage table's reader."""
+    rule = (f"stopping rule ({verdict['learner']}'s change over the last {TREND_WINDOW} generations below "
+            f"{verdict['below']:+g} at two stages {verdict['apart']} apart, stated at {verdict['stated_at']})")
+    below = ", ".join(str(g) for g in verdict["stages_below"]) or "none"
+    if verdict["met"]:
+        return f"{rule}: met at {verdict['pair'][0]} and {verdict['pair'][1]} (stages below: {below})"
+    latest = max(verdict["judged"], default=None)
+    return f"{rule}: not met at {latest} (stages below: {below})"
+
+
 def _score(mean, std=None):
     if mean is None:
         return ""
@@ -173,7 +253,7 @@ def _per_seed_series(entries, key, n_seeds):
             for s in range(n_seeds)]
 
 
-def stage_trend_figure(rows, learners=("plastic", "weights"), since=None, title=None):
+def stage_trend_figure(rows, learners=("plastic", "weights"), since=None, title=None, rule=None):
     """Has a campaign's curve levelled off? Its stages drawn against generations.
 
     Top: each learner's held-out score at every stage, per seed (thin) and the mean over seeds (thick),
@@ -190,6 +270,9 @@ def stage_trend_figure(rows, learners=("plastic", "weights"), since=None, title=
     since : int, optional
         Leave out stages of fewer generations (the early stages' large changes squash the axis).
     title : str, optional
+    rule : dict, optional
+        `stopping_rule`'s verdict: its threshold is drawn in the bottom panel, the stages below it
+        ringed and the pair that met it (if any) starred.
 
     Returns
     -------
@@ -240,6 +323,8 @@ def stage_trend_figure(rows, learners=("plastic", "weights"), since=None, title=
         if not inside:
             top.set_ylim(lo - 0.1 * pad, hi + 0.1 * pad)
     bottom.axhline(0.0, color="black", lw=0.8)
+    if rule is not None:
+        _draw_rule(bottom, rule, data)
     top.set_ylabel("held-out score at the stage")
     bottom.set_ylabel(f"change over the last {TREND_WINDOW} generations")
     bottom.set_xlabel("generations")
@@ -249,3 +334,20 @@ def stage_trend_figure(rows, learners=("plastic", "weights"), since=None, title=
     fig.tight_layout()
     data["score_axis"] = list(top.get_ylim())
     return fig, data
+
+
+def _draw_rule(ax, rule, data):
+    """The stopping rule's threshold, its judged stages below it (rings) and the pair that met it (stars)."""
+    gens = data["generations"]
+    change = data["learners"].get(rule["learner"], {}).get("change_mean") or [None] * len(gens)
+    at = dict(zip(gens, change))
+    ax.axhline(rule["below"], color="black", lw=0.9, ls=":",
+               label=f"stopping rule: {rule['learner']} below {rule['below']:+g} at two stages {rule['apart']} apart")
+    low = [g for g in rule["stages_below"] if at.get(g) is not None]
+    if low:
+        ax.plot(low, [at[g] for g in low], "o", mfc="none", mec="black", ms=9, mew=1.2,
+                label="judged stage below it")
+    if rule["met"] and all(at.get(g) is not None for g in rule["pair"]):
+        ax.plot(rule["pair"], [at[g] for g in rule["pair"]], "*", color="black", ms=13,
+                label=f"rule met: {rule['pair'][0]} and {rule['pair'][1]}")
+    data["stopping_rule"] = rule

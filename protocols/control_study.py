@@ -68,7 +68,10 @@ Subcommands
     over the last 50 generations against the stages' generations; ``--since N`` leaves out earlier stages).
     Where stages kept steering episodes (``OUT/gen<N>/steering*.json``), ``OUT/stages_steering.png``
     draws, per stage and plastic run, the turn after each schedule's last change and how far from the
-    command the agent heads at the end (`pdlf_brian.analysis.steering_stages`).
+    command the agent heads at the end (`pdlf_brian.analysis.steering_stages`). Where the campaign
+    stated its own stopping rule (``OUT/stopping_rule.json``: the change over the last 50 generations
+    below a threshold at two stages some generations apart, `pdlf_brian.analysis.stages.stopping_rule`),
+    the table ends with its verdict, ``stages.json`` holds it and the trend figure draws it.
 
 Scores are mean episode returns; means and standard deviations over seeds use ddof=0, as the other
 study summaries. ``--set KEY=VALUE`` applies to every run (learners, agnostic, zero action).
@@ -629,17 +632,22 @@ def stages(out, since=None):
     ``OUT/stages_steering.png`` where stages kept steering episodes
     (`pdlf_brian.analysis.steering_stages`), and the markdown table."""
     from pdlf_brian.analysis.report import Report
-    from pdlf_brian.analysis.stages import stage_rows, stage_table, stage_trend_figure
+    from pdlf_brian.analysis.stages import (RULE_FIELDS, read_stopping_rule, stage_rows, stage_table,
+                                            stage_trend_figure, stopping_rule, stopping_rule_line)
     from pdlf_brian.analysis.steering_stages import stage_steering, steering_stages_figure
 
     try:
         rows = stage_rows(out)
-    except FileNotFoundError as exc:
+        rule = read_stopping_rule(out)
+        verdict = None if rule is None else stopping_rule(rows, **{k: rule[k] for k in RULE_FIELDS})
+    except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"control_study stages: error: {exc}") from None
-    _write_json(os.path.join(out, "stages.json"), {"meta": {"written": time.strftime("%Y-%m-%d %H:%M:%S")},
-                                                   "stages": rows})
+    written = {"meta": {"written": time.strftime("%Y-%m-%d %H:%M:%S")}, "stages": rows}
+    if verdict is not None:
+        written["stopping_rule"] = verdict
+    _write_json(os.path.join(out, "stages.json"), written)
     try:
-        trend = stage_trend_figure(rows, since=since,
+        trend = stage_trend_figure(rows, since=since, rule=verdict,
                                    title=f"{os.path.basename(os.path.normpath(out))}: the campaign's stages")
     except ValueError as exc:
         raise SystemExit(f"control_study stages: error: {exc}") from None
@@ -649,7 +657,7 @@ def stages(out, since=None):
     if turns:
         report.add("stages_steering", steering_stages_figure(
             turns, title=f"{os.path.basename(os.path.normpath(out))}: the last turn of each steering episode, per stage"))
-    return stage_table(rows)
+    return stage_table(rows) + ("" if verdict is None else "\n\n" + stopping_rule_line(verdict))
 
 
 def _print_summary(summary):

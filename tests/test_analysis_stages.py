@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from pdlf_brian.analysis.stages import stage_rows, stage_table, stage_trend_figure
+from pdlf_brian.analysis.stages import (read_stopping_rule, stage_rows, stage_table, stage_trend_figure, stopping_rule,
+                                        stopping_rule_line)
 from pdlf_brian.protocols.control_study import main as study
 
 SLOPES = {"plastic_s0": 2.0, "plastic_s1": 4.0, "weights_s0": 0.0, "weights_s1": 0.0}
@@ -139,3 +140,60 @@ def test_stages_command_names_a_missing_directory(tmp_path):
         study(["stages", "--out", str(tmp_path / "nowhere")])
     with pytest.raises(SystemExit, match="holds no gen<N>/summary.json"):
         study(["stages", "--out", str(tmp_path)])
+
+
+def rows_with_changes(changes, learner="plastic"):
+    """Minimal `stage_rows` whose ``learner`` changed by ``changes[g]`` over the last 50 at stage g."""
+    return [{"generations": g, "learners": {learner: {"change_last_50_mean": c}}} for g, c in changes.items()]
+
+
+def test_stopping_rule_needs_two_stages_below_it_the_given_generations_apart():
+    changes = {100: 1.0, 125: 30.0, 150: 4.0, 175: 2.0, 200: 9.0, 225: 4.9}
+    verdict = stopping_rule(rows_with_changes(changes), "plastic", below=5, apart=50, stated_at=100)
+    assert verdict["judged"] == [125, 150, 175, 200, 225]           # 100: stated there, not judged
+    assert verdict["stages_below"] == [150, 175, 225]
+    assert verdict["met"] and verdict["pair"] == [175, 225]          # 150's partner, 200, rose by 9
+    assert "met at 175 and 225 (stages below: 150, 175, 225)" in stopping_rule_line(verdict)
+
+
+def test_stopping_rule_is_not_met_by_one_low_stage_or_by_neighbours():
+    changes = {150: 4.0, 175: 4.0, 200: 5.0, 250: -20.0}    # 5.0 is not below 5; 150/175 25 apart; 225 not run
+    verdict = stopping_rule(rows_with_changes(changes), "plastic", below=5, apart=50)
+    assert not verdict["met"] and verdict["pair"] is None and verdict["stages_below"] == [150, 175, 250]
+    assert stopping_rule_line(verdict).endswith("not met at 250 (stages below: 150, 175, 250)")
+
+
+def test_stopping_rule_names_a_learner_the_stages_lack():
+    with pytest.raises(ValueError, match="learner: no stage has 'plastik'; the stages have plastic"):
+        stopping_rule(rows_with_changes({100: 1.0}), "plastik", below=5)
+
+
+@pytest.mark.parametrize("rule, message", [
+    ({"learner": "plastic", "below": 5, "apart": 50}, "missing field\\(s\\) stated_at"),
+    ({"learner": "plastic", "below": "5", "apart": 50, "stated_at": 0}, "below must be a number"),
+    ({"learner": "plastic", "below": 5, "apart": 0, "stated_at": 0}, "apart must be a whole number of generations of at least 1"),
+    ({"learner": 1, "below": 5, "apart": 50, "stated_at": 0}, "learner must be a learner's name"),
+])
+def test_a_bad_stopping_rule_file_names_its_field(tmp_path, rule, message):
+    (tmp_path / "stopping_rule.json").write_text(json.dumps(rule))
+    with pytest.raises(ValueError, match=message):
+        read_stopping_rule(str(tmp_path))
+    assert read_stopping_rule(str(tmp_path / "elsewhere")) is None
+
+
+def test_stages_command_judges_the_campaigns_stopping_rule(campaign, capsys):
+    # plastic changes: 150 at 60 and 100 (from the logs), 99 at 80 (its summary's)
+    (campaign / "stopping_rule.json").write_text(json.dumps(
+        {"learner": "plastic", "below": 140, "apart": 40, "stated_at": 50, "why": "a test"}))
+    study(["stages", "--out", str(campaign)])
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("not met at 100 (stages below: 80)")
+    stored = json.loads((campaign / "stages.json").read_text())["stopping_rule"]
+    assert stored["stages_below"] == [80] and stored["met"] is False
+    assert json.loads((campaign / "stages_trend.json").read_text())["stopping_rule"]["below"] == 140
+    (campaign / "stopping_rule.json").write_text(json.dumps({"learner": "plastic", "below": 500, "apart": 40, "stated_at": 50}))
+    study(["stages", "--out", str(campaign)])
+    assert capsys.readouterr().out.rstrip().endswith("met at 60 and 100 (stages below: 60, 80, 100)")
+    (campaign / "stopping_rule.json").write_text(json.dumps({"learner": "plastic", "below": 5, "apart": 40}))
+    with pytest.raises(SystemExit, match="missing field"):
+        study(["stages", "--out", str(campaign)])

@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from pdlf_brian.analysis.stages import RULE_FIELDS, read_stopping_rule, stage_rows, stopping_rule
+
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 RESULTS = os.path.join(ROOT, "results", "control")
 
@@ -86,3 +88,26 @@ def test_steering_counts_name_the_latest_full_stage():
         assert (int(total), int(last)) == (len(stages), stages[-1]), where
     newest = re.search(pattern, read(RESULTS, "ant_dir", "HISTORY.md"))
     assert newest and (int(newest.group(2)), int(newest.group(3))) == (len(stages), stages[-1])
+
+
+def test_status_states_the_stopping_rules_verdict_on_the_committed_stages():
+    """Whether ant_dir is finished is computed (`stopping_rule` on the committed stages and
+    ``stopping_rule.json``), not read off the table by hand."""
+    out = os.path.join(RESULTS, "ant_dir")
+    rule = read_stopping_rule(out)
+    verdict = stopping_rule(stage_rows(out), **{k: rule[k] for k in RULE_FIELDS})
+    text, top = read(RESULTS, "README.md"), read(ROOT, "README.md")
+    status = next(line for line in text.splitlines() if line.startswith("**Status:"))
+    if verdict["met"]:
+        first, last = verdict["pair"]
+        assert f"ant_dir finished at {last} generations" in status, status
+        for where in (text, top):
+            assert f"met at {first} and {last}" in where
+    else:
+        assert "ant_dir trains on" in status, status
+        latest = max(verdict["judged"])
+        for where in (text, top):
+            assert f"not yet met at {latest}" in where
+    rule_point = next(line for line in text.splitlines() if line.startswith("- **Why ant_dir"))
+    for generations in verdict["stages_below"]:
+        assert f"{generations} (" in rule_point or f"{generations}, " in rule_point, generations
