@@ -630,7 +630,8 @@ def write_summary(out, command=None):
 def stages(out, since=None):
     """``OUT/stages.json`` (`pdlf_brian.analysis.stages.stage_rows`), ``OUT/stages_trend.png``,
     ``OUT/stages_steering.png`` where stages kept steering episodes
-    (`pdlf_brian.analysis.steering_stages`), and the markdown table."""
+    (`pdlf_brian.analysis.steering_stages`), and the markdown table, ending with the verdict of the
+    campaign's stopping rule where ``OUT/stopping_rule.json`` states one."""
     from pdlf_brian.analysis.report import Report
     from pdlf_brian.analysis.stages import (RULE_FIELDS, read_stopping_rule, stage_rows, stage_table,
                                             stage_trend_figure, stopping_rule, stopping_rule_line)
