@@ -131,11 +131,18 @@ def read_stopping_rule(out):
     if isinstance(rule["below"], bool) or not isinstance(rule["below"], (int, float)):
         raise ValueError(f"{path}: below must be a number (a change over the last {TREND_WINDOW} generations), "
                          f"got {rule['below']!r}")
-    for field in ("apart", "stated_at"):
-        if isinstance(rule[field], bool) or not isinstance(rule[field], int) or rule[field] < (1 if field == "apart" else 0):
-            raise ValueError(f"{path}: {field} must be a whole number of generations"
-                             f"{' of at least 1' if field == 'apart' else ''}, got {rule[field]!r}")
+    for field, least in (("apart", 1), ("stated_at", 0)):
+        value = rule[field]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{path}: {field} must be a whole number of generations of at least {least}, got {value!r}")
     return rule
+
+
+def campaign_stopping_rule(out, rows):
+    """`stopping_rule`'s verdict on ``rows`` for the rule in ``OUT/stopping_rule.json``, or None where the
+    campaign states none (`read_stopping_rule`)."""
+    rule = read_stopping_rule(out)
+    return None if rule is None else stopping_rule(rows, **{field: rule[field] for field in RULE_FIELDS})
 
 
 def stopping_rule(rows, learner, below, apart=TREND_WINDOW, stated_at=0):
@@ -164,12 +171,12 @@ def stopping_rule(rows, learner, below, apart=TREND_WINDOW, stated_at=0):
         ``stages_below`` (those below ``below``), ``met`` and ``pair`` (the first two stages below it
         ``apart`` generations apart, earlier first, or None).
     """
+    if not any(learner in r["learners"] for r in rows):
+        learners = sorted({name for r in rows for name in r["learners"]})
+        raise ValueError(f"learner: no stage has {learner!r}; the stages have {', '.join(learners)}")
     changes = {r["generations"]: r["learners"][learner]["change_last_50_mean"] for r in rows
                if learner in r["learners"] and r["generations"] > stated_at
                and r["learners"][learner]["change_last_50_mean"] is not None}
-    if not changes and not any(learner in r["learners"] for r in rows):
-        learners = sorted({name for r in rows for name in r["learners"]})
-        raise ValueError(f"learner: no stage has {learner!r}; the stages have {', '.join(learners)}")
     low = sorted(g for g, change in changes.items() if change < below)
     pair = next(([g, g + apart] for g in low if g + apart in low), None)
     return {"learner": learner, "below": below, "apart": apart, "stated_at": stated_at,

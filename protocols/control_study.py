@@ -633,14 +633,13 @@ def stages(out, since=None):
     (`pdlf_brian.analysis.steering_stages`), and the markdown table, ending with the verdict of the
     campaign's stopping rule where ``OUT/stopping_rule.json`` states one."""
     from pdlf_brian.analysis.report import Report
-    from pdlf_brian.analysis.stages import (RULE_FIELDS, read_stopping_rule, stage_rows, stage_table,
-                                            stage_trend_figure, stopping_rule, stopping_rule_line)
+    from pdlf_brian.analysis.stages import (campaign_stopping_rule, stage_rows, stage_table, stage_trend_figure,
+                                            stopping_rule_line)
     from pdlf_brian.analysis.steering_stages import stage_steering, steering_stages_figure
 
     try:
         rows = stage_rows(out)
-        rule = read_stopping_rule(out)
-        verdict = None if rule is None else stopping_rule(rows, **{k: rule[k] for k in RULE_FIELDS})
+        verdict = campaign_stopping_rule(out, rows)
     except (FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"control_study stages: error: {exc}") from None
     written = {"meta": {"written": time.strftime("%Y-%m-%d %H:%M:%S")}, "stages": rows}

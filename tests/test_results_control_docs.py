@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from pdlf_brian.analysis.stages import RULE_FIELDS, read_stopping_rule, stage_rows, stopping_rule
+from pdlf_brian.analysis.stages import campaign_stopping_rule, stage_rows
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 RESULTS = os.path.join(ROOT, "results", "control")
@@ -94,8 +94,7 @@ def test_status_states_the_stopping_rules_verdict_on_the_committed_stages():
     """Whether ant_dir is finished is computed (`stopping_rule` on the committed stages and
     ``stopping_rule.json``), not read off the table by hand."""
     out = os.path.join(RESULTS, "ant_dir")
-    rule = read_stopping_rule(out)
-    verdict = stopping_rule(stage_rows(out), **{k: rule[k] for k in RULE_FIELDS})
+    verdict = campaign_stopping_rule(out, stage_rows(out))
     text, top = read(RESULTS, "README.md"), read(ROOT, "README.md")
     status = next(line for line in text.splitlines() if line.startswith("**Status:"))
     if verdict["met"]:
