@@ -72,6 +72,12 @@ Subcommands
     stated its own stopping rule (``OUT/stopping_rule.json``: the change over the last 50 generations
     below a threshold at two stages some generations apart, `pdlf_brian.analysis.stages.stopping_rule`),
     the table ends with its verdict, ``stages.json`` holds it and the trend figure draws it.
+``status``
+    Writes the stage-dependent numbers into READMEs (`pdlf_brian.analysis.campaign_status`): between
+    ``<!-- status:NAME -->`` and ``<!-- /status:NAME -->`` (``NAME`` the campaign folder's name) where the
+    latest stage stands (scores, budget, stopping rule, fits, walking, steering), with ``-brief`` one
+    paragraph of it, with ``-table`` the stage table. ``--check`` writes nothing and fails where a block
+    is not what the committed files give.
 
 Scores are mean episode returns; means and standard deviations over seeds use ddof=0, as the other
 study summaries. ``--set KEY=VALUE`` applies to every run (learners, agnostic, zero action).
@@ -660,6 +666,42 @@ def stages(out, since=None):
     return stage_table(rows) + ("" if verdict is None else "\n\n" + stopping_rule_line(verdict))
 
 
+def status(out, readmes, steering_since=None, check=False):
+    """Fill (or with ``check``, compare) every status block of the campaign in ``out`` that ``readmes`` hold.
+
+    Returns the lines to print; raises `SystemExit` where a README holds none of the campaign's blocks,
+    or, with ``check``, where one is stale.
+    """
+    from pdlf_brian.analysis.campaign_status import fill_blocks, render_blocks
+
+    try:
+        rendered = render_blocks(out, steering_since=steering_since)
+    except (FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"control_study status: error: {exc}") from None
+    lines, stale = [], []
+    for path in readmes:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        try:
+            new, names = fill_blocks(text, rendered)
+        except ValueError as exc:
+            raise SystemExit(f"control_study status: error: {path}: {exc}") from None
+        if not names:
+            raise SystemExit(f"control_study status: error: {path} holds no block of {', '.join(rendered)} "
+                             f"(markers <!-- status:NAME --> ... <!-- /status:NAME -->)")
+        if new != text:
+            stale.append(path)
+            if not check:
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write(new)
+        lines.append(f"{path}: {', '.join(names)}: " + ("stale" if new != text and check else
+                                                          "written" if new != text else "current"))
+    if check and stale:
+        raise SystemExit("\n".join(lines) + f"\ncontrol_study status: error: stale blocks in {', '.join(stale)}; "
+                         f"run without --check to write them")
+    return lines
+
+
 def _print_summary(summary):
     for row in summary["rows"]:
         change = row["heldout_change_last_50_mean"]
@@ -721,6 +763,13 @@ def parser():
     st = sub.add_parser("stages", help="one line per finished stage (OUT/gen<N>/summary.json) -> stages.json")
     st.add_argument("--out", required=True)
     st.add_argument("--since", type=int, default=None, help="draw only stages of at least this many generations")
+    sa = sub.add_parser("status", help="write the latest stage's numbers into README blocks "
+                                       "(<!-- status:NAME --> ... <!-- /status:NAME -->)")
+    sa.add_argument("--out", required=True)
+    sa.add_argument("--readme", nargs="+", required=True, help="Markdown files holding the campaign's blocks")
+    sa.add_argument("--steering-since", type=int, default=None,
+                    help="count turns back from this stage on (default: the first full stage)")
+    sa.add_argument("--check", action="store_true", help="write nothing; fail where a block is stale")
     return p
 
 
@@ -749,6 +798,9 @@ def _main(argv):
         return
     elif args.command == "stages":
         print(stages(args.out, since=args.since))
+        return
+    elif args.command == "status":
+        print("\n".join(status(args.out, args.readme, steering_since=args.steering_since, check=args.check)))
         return
     _print_summary(write_summary(args.out, command))
 
