@@ -178,8 +178,9 @@ def status_facts(out, steering_since=None):
     -------
     dict
         ``campaign`` (the directory's name), ``latest`` (`stage_rows`'s newest row), ``full`` (the
-        latest stage with steering episodes, or None), ``summary`` (budget fields of the newest
-        ``summary.json`` rows), ``rule`` (`stopping_rule`'s verdict with the rise after each stage below
+        latest stage with steering episodes, or None), ``budget`` (per learner: population, tasks and
+        episode length, from the newest stage's ``summary.json``), ``lead_since`` (`lead_since` against
+        each other learner), ``rule`` (`stopping_rule`'s verdict with the rise after each stage below
         and the earliest pair, or None), ``average`` (the scored mean's rise over the last
         `AVERAGE_OVER` generations), ``fits`` (``plateau_fit.json`` per form), ``walking`` and
         ``steering`` (at the latest full stage; turn-back counts since ``steering_since``).
@@ -190,9 +191,8 @@ def status_facts(out, steering_since=None):
     full_stages = _full_stages(out)
     full = full_stages[-1] if full_stages else None
     latest = rows[0]
-    summary = _read(os.path.join(out, f"gen{latest['generations']}", "summary.json")) \
-        if os.path.isfile(os.path.join(out, f"gen{latest['generations']}", "summary.json")) \
-        else _read(os.path.join(out, "summary.json"))
+    kept = os.path.join(out, f"gen{latest['generations']}", "summary.json")
+    summary = _read(kept if os.path.isfile(kept) else os.path.join(out, "summary.json"))
     tasks = len((summary.get("per_task") or {}).get("train_values") or []) or None
     budget = {r["learner"]: {"population": r["population"], "episode_steps": r.get("episode_steps"), "tasks": tasks}
               for r in summary["rows"]}
