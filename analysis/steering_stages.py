@@ -43,8 +43,9 @@ def stage_steering(out, learner="plastic"):
         ``command_deg`` (the intended directions before and after the last change), ``left_deg`` and
         ``right_deg`` (the turn from one to the other to the left, positive, and to the right,
         negative), ``turn_deg``, ``exit_heading_deg``, ``exit_distance`` (m; the segment's last steps)
-        and ``exit_error_deg`` (|exit heading - command|, in [0, 180]), ``distance`` and ``heading_deg`` (m and
-        degrees: the whole segment's net displacement) and ``alive_steps``. A run steered twice at one stage (in two files) counts once.
+        and ``exit_error_deg`` (|exit heading - command|, in [0, 180]), ``distance`` and ``heading_deg``
+        (m and degrees: the whole segment's net displacement) and ``alive_steps``. A run steered twice
+        at one stage (in two files) counts once.
     """
     if not os.path.isdir(out):
         raise FileNotFoundError(f"out: no campaign directory {out!r}")

@@ -680,6 +680,8 @@ def status(out, readmes, steering_since=None, check=False):
         raise SystemExit(f"control_study status: error: {exc}") from None
     lines, stale = [], []
     for path in readmes:
+        if not os.path.isfile(path):
+            raise SystemExit(f"control_study status: error: readme: no file {path!r}")
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
         try:

@@ -124,3 +124,7 @@ def test_status_command_writes_checks_and_refuses_a_readme_without_blocks(campai
     empty.write_text("# nothing generated here\n")
     with pytest.raises(SystemExit, match="holds no block of camp, camp-brief, camp-table"):
         study(["status", "--out", str(campaign), "--readme", str(empty)])
+    with pytest.raises(SystemExit, match="readme: no file"):
+        study(["status", "--out", str(campaign), "--readme", str(tmp_path / "MISSING.md")])
+    with pytest.raises(SystemExit, match="out: no campaign directory"):
+        study(["status", "--out", str(tmp_path / "nowhere"), "--readme", str(readme)])
