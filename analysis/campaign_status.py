@@ -132,7 +132,8 @@ def _walking_facts(out, stage):
         runs[row["run"]] = {"generations": row["generations"], "speed": [min(speeds), max(speeds)],
                             "heading": [min(row["heading_by_direction_deg"]), max(row["heading_by_direction_deg"])],
                             "mean_episode_steps": row["mean_episode_steps"],
-                            "commands": [float(np.degrees(min(row["directions"]))), float(np.degrees(max(row["directions"])))]}
+                            "commands": [float(np.degrees(min(row["directions"]))),
+                                         float(np.degrees(max(row["directions"])))]}
     return runs
 
 
@@ -158,9 +159,10 @@ def _steering_facts(out, full, since):
                            "runs": per_run, "latest": latest}
     arcs = {r["run"]: r["heading_deg"] for r in rows if r["schedule"] == "arc" and r["generations"] == full}
     arc_all = [r["heading_deg"] for r in rows if r["schedule"] == "arc" and r["generations"] >= since]
+    arc_command = next((r["command_deg"] for r in rows if r["schedule"] == "arc"), None)
     episode_steps = max(r["alive_steps"] for r in rows)
     falls = sorted({(r["generations"], r["run"]) for r in rows if r["alive_steps"] < episode_steps})
-    return {"since": since, "stages": counted, "schedules": schedules, "arc_latest": arcs,
+    return {"since": since, "stages": counted, "schedules": schedules, "arc_latest": arcs, "arc_command": arc_command,
             "arc_range": [min(arc_all), max(arc_all)] if arc_all else None, "falls": falls}
 
 
@@ -269,8 +271,9 @@ def _rule_sentence(rule, brief=False):
 
 
 def _average_sentence(avg):
-    return (f"**Average rise:** over the last {AVERAGE_OVER} generations the scored mean went from {_n(avg['first'])} ({avg['from']}) "
-            f"to {_n(avg['last'])} ({avg['to']}), {_signed(avg['rise_per'])} per {avg['per']} on average, "
+    return (f"**Average rise:** over the last {AVERAGE_OVER} generations the scored mean went from "
+            f"{_n(avg['first'])} ({avg['from']}) to {_n(avg['last'])} ({avg['to']}), "
+            f"{_signed(avg['rise_per'])} per {avg['per']} on average, "
             f"while single stages changed by {_signed(avg['change_min'])} to {_signed(avg['change_max'])}.")
 
 
@@ -280,9 +283,10 @@ def _fit_sentence(fits):
     for form, f in fits["forms"].items():
         lo, hi = f["below"]
         when = (f"{_n(lo)}-{_n(hi)}" if lo != hi else _n(lo))
-        parts.append(f"{names.get(form, form)} (from {f['starts'][0]}-{f['starts'][-1]}, rms {_range(*f['rmse'], 1)}): "
-                     f"level {_range(*f['level'])}, rise now {_signed_1(f['rise_now'][0])} to {_signed_1(f['rise_now'][1])} "
-                     f"per {fits['per']}, below {_signed(fits['threshold'])} at {when} generations; "
+        parts.append(f"{names.get(form, form)} (from {f['starts'][0]}-{f['starts'][-1]}, "
+                     f"rms {_range(*f['rmse'], 1)}): level {_range(*f['level'])}, rise now "
+                     f"{_signed_1(f['rise_now'][0])} to {_signed_1(f['rise_now'][1])} per {fits['per']}, "
+                     f"below {_signed(fits['threshold'])} at {when} generations; "
                      f"backtests too high in {f['backtests_high']} of {f['backtests']}")
     return ("**Saturating fits** to the mean curve (to " + str(next(iter(fits["forms"].values()))["last_generation"])
             + ", `plateau_fit.json`): " + "; ".join(parts) + ".")
@@ -292,8 +296,8 @@ def _walking_sentence(walking, full, learner):
     mine = {run: w for run, w in walking.items() if run.startswith(learner + "_")}
     others = {run: w for run, w in walking.items() if not run.startswith(learner + "_")}
     text = (f"**Walking** (`gen{full}/early_dynamics.json`, one episode per direction): "
-            + "; ".join(f"{_seed(run)} {_range(*w['speed'], 2)} m/s, "
-                        f"headings {_n(w['heading'][0])}° … {_n(w['heading'][1])}°" for run, w in sorted(mine.items()))
+            + "; ".join(f"{_seed(run)} {_range(*w['speed'], 2)} m/s, headings {_n(w['heading'][0])}° … "
+                        f"{_n(w['heading'][1])}°" for run, w in sorted(mine.items()))
             + " (for commands of {} … {})".format(*(f"{_n(c)}°" for c in next(iter(walking.values()))["commands"])))
     if others:
         lo = min(w["speed"][0] for w in others.values())
@@ -322,13 +326,14 @@ def _steering_sentences(st, full):
         lines.append(f"{name} ({_n(sched['previous_deg'])}° → {_n(sched['command_deg'])}°): turned back "
                      f"{counts[0]} of the {n} full stages from {st['since']} to {st['stages'][-1]}, "
                      + ", ".join(counts[1:]) + f"; at {full}: {latest}")
-    text = ("**Steering** (`gen" + str(full) + "/steering*.json`; `stages_steering.png`). Turning back, counted where an "
-            f"agent ends within {TURNED_BACK_WITHIN:.0f}° of the command over the last 40 steps while moving: "
+    text = (f"**Steering** (`gen{full}/steering*.json`; `stages_steering.png`). Turning back, counted where "
+            f"an agent ends within {TURNED_BACK_WITHIN:.0f}° of the command over the last 40 steps while moving: "
             + "; ".join(lines) + ".")
     if st["arc_latest"]:
-        text += (" Through the arc (22° → 158°), net heading of its last segment: "
+        text += (f" Through the arc (last command {_n(st['arc_command'])}°), net heading of its last segment: "
                  + ", ".join(f"{_seed(run)} {_n(h)}°" for run, h in sorted(st["arc_latest"].items()))
-                 + f" ({_n(st['arc_range'][0])}° to {_n(st['arc_range'][1])}° at the full stages from {st['since']}).")
+                 + f" ({_n(st['arc_range'][0])}° to {_n(st['arc_range'][1])}° at the full stages from "
+                   f"{st['since']}).")
     falls = [f for f in st["falls"] if f[0] >= st["since"]]
     text += (" Falls in steering episodes since " + str(st["since"]) + ": "
              + (_list(f"{run} at {g}" for g, run in falls) if falls else "none") + ".")
@@ -376,10 +381,12 @@ def status_markdown(facts):
     budget = (f"- **Budget:** {g} generations of {b['population']}"
               + (f" × {b['tasks']} episodes of at most {b['episode_steps']} steps" if possible else "")
               + " per run; env steps per run " + ", ".join(
-                  f"{_n(latest['learners'][name]['env_steps'] / 1e6, 1)} M ({_word(name)})" for name in [learner] + others)
+                  f"{_n(latest['learners'][name]['env_steps'] / 1e6, 1)} M ({_word(name)})"
+                  for name in [learner] + others)
               + (f" of {_n(possible / 1e6, 1)} M possible" if possible else "")
               + "; wall time per run " + ", ".join(
-                  f"{_n(latest['learners'][name]['wall_seconds'])} s ({_word(name)})" for name in [learner] + others) + ".")
+                  f"{_n(latest['learners'][name]['wall_seconds'])} s ({_word(name)})"
+                  for name in [learner] + others) + ".")
     for name in others:
         ratio = p["env_steps"] / latest["learners"][name]["env_steps"]
         budget = budget[:-1] + f"; the {_word(learner)} runs took {ratio:.0f}× the {_word(name)} runs' env steps."
@@ -403,7 +410,8 @@ def status_brief(facts):
     p = latest["learners"][learner]
     text = (f"At {latest['generations']} generations ({_n(p['env_steps'] / 1e6, 1)} M env steps per {learner} run) the "
             f"{learner} mean is {_n(p['train_score_mean'])} ± {_n(p['train_score_std'])}"
-            + (f" against {_n(latest['zero_action']['train_score'], 1)} for standing still" if latest.get("zero_action") else "")
+            + (f" against {_n(latest['zero_action']['train_score'], 1)} for standing still"
+               if latest.get("zero_action") else "")
             + ("." if p["change_last_50_mean"] is None else
                f", and changed by {_signed(p['change_last_50_mean'])} over the last 50 generations."))
     if facts["rule"]:
