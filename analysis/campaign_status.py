@@ -20,7 +20,7 @@ import re
 
 import numpy as np
 
-from pdlf_brian.analysis.stages import STAGE_DIR, campaign_stopping_rule, stage_rows
+from pdlf_brian.analysis.stages import campaign_stopping_rule, stage_rows
 from pdlf_brian.analysis.steering_stages import MOVING, TURN_BACK_SCHEDULES, stage_steering
 
 #: An agent told to turn back has done so when it ends within this many degrees of the command
@@ -53,11 +53,6 @@ def earliest_pair(verdict, latest, step):
 def _read(path):
     with open(path) as fh:
         return json.load(fh)
-
-
-def _full_stages(out):
-    return sorted(int(m.group(1)) for name in os.listdir(out)
-                  if (m := STAGE_DIR.match(name)) and os.path.isfile(os.path.join(out, name, "steering.json")))
 
 
 def _rule_facts(rows, verdict):
@@ -137,10 +132,7 @@ def _walking_facts(out, stage):
     return runs
 
 
-def _steering_facts(out, full, since):
-    rows = stage_steering(out)
-    if not rows:
-        return None
+def _steering_facts(rows, full, since):
     counted = sorted({r["generations"] for r in rows if r["generations"] >= since})
     schedules = {}
     for name in TURN_BACK_SCHEDULES:
@@ -179,7 +171,7 @@ def status_facts(out, steering_since=None):
     Returns
     -------
     dict
-        ``campaign`` (the directory's name), ``latest`` (`stage_rows`'s newest row), ``full`` (the
+        ``campaign`` (the directory's name), ``rows`` (`stage_rows`), ``latest`` (its newest row), ``full`` (the
         latest stage with steering episodes, or None), ``budget`` (per learner: population, tasks and
         episode length, from the newest stage's ``summary.json``), ``lead_since`` (`lead_since` against
         each other learner), ``rule`` (`stopping_rule`'s verdict with the rise after each stage below
@@ -190,7 +182,8 @@ def status_facts(out, steering_since=None):
     rows = stage_rows(out)
     verdict = campaign_stopping_rule(out, rows)
     learner = verdict["learner"] if verdict else "plastic"
-    full_stages = _full_stages(out)
+    steering = stage_steering(out)
+    full_stages = sorted({r["generations"] for r in steering})
     full = full_stages[-1] if full_stages else None
     latest = rows[0]
     kept = os.path.join(out, f"gen{latest['generations']}", "summary.json")
@@ -198,14 +191,14 @@ def status_facts(out, steering_since=None):
     tasks = len((summary.get("per_task") or {}).get("train_values") or []) or None
     budget = {r["learner"]: {"population": r["population"], "episode_steps": r.get("episode_steps"), "tasks": tasks}
               for r in summary["rows"]}
-    return {"campaign": os.path.basename(os.path.normpath(out)), "learner": learner, "latest": latest,
+    return {"campaign": os.path.basename(os.path.normpath(out)), "learner": learner, "rows": rows, "latest": latest,
             "full": full, "budget": budget,
             "lead_since": {name: lead_since(rows, learner, name) for name in latest["learners"] if name != learner},
             "rule": None if verdict is None else _rule_facts(rows, verdict),
             "average": _average_rise(rows, learner), "fits": _fit_facts(out),
             "walking": None if full is None else _walking_facts(out, full),
             "steering": None if full is None else _steering_facts(
-                out, full, full_stages[0] if steering_since is None else steering_since)}
+                steering, full, full_stages[0] if steering_since is None else steering_since)}
 
 
 # -- words ---------------------------------------------------------------------------------------
@@ -453,18 +446,15 @@ def read_block(text, name):
     return None if match is None else match.group(1)
 
 
-#: The blocks a README can hold for a campaign ``NAME``: the marker's name and what fills it.
-BLOCKS = {"": "status_markdown", "-brief": "status_brief", "-table": "stage_table"}
-
-
 def render_blocks(out, steering_since=None):
-    """``{block name: Markdown}`` for every block of `BLOCKS`, for the campaign in ``out``."""
+    """``{block name: Markdown}`` for the campaign ``NAME`` in ``out``: ``NAME`` (`status_markdown`),
+    ``NAME-brief`` (`status_brief`) and ``NAME-table`` (`pdlf_brian.analysis.stages.stage_table`)."""
     from pdlf_brian.analysis.stages import stage_table
 
     facts = status_facts(out, steering_since=steering_since)
     name = facts["campaign"]
     return {name: status_markdown(facts), name + "-brief": status_brief(facts),
-            name + "-table": stage_table(stage_rows(out))}
+            name + "-table": stage_table(facts["rows"])}
 
 
 def fill_blocks(text, rendered):
